@@ -1,0 +1,30 @@
+//! Sluice's storage engine: one crash-safe, segmented, indexed log per partition, stored in
+//! Apache Kafka's own on-disk format so Kafka's tools (kafka-dump-log) can read it.
+//!
+//! Entry point is [`PartitionLog`]; the broker wraps each one in a mutex. Nothing here does
+//! networking. See `LOG_API.md` in the team docs for the contract with sluice-broker.
+
+pub mod batch;
+mod checkpoint;
+pub mod cleaner;
+pub mod config;
+pub mod flush;
+mod leader_epoch;
+pub mod log;
+mod offset_index;
+pub mod read;
+mod time_index;
+pub mod verify;
+
+#[cfg(test)]
+pub(crate) mod test_util;
+
+pub use batch::{
+    crc_of, iter_batches, BatchError, BatchHeader, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD,
+};
+pub use cleaner::{CleanDone, CleanPlan};
+pub use config::{ConfigError, LogConfig};
+pub use flush::FlushTarget;
+pub use log::{AppendError, AppendOptions, AppendOutcome, PartitionLog};
+pub use read::{FileSlice, ReadError};
+pub use verify::VerifyReport;
