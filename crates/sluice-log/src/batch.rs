@@ -402,15 +402,13 @@ mod tests {
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = BatchHeader::parse(&data);
             let mut total = 0usize;
-            for item in iter_batches(&data) {
-                if let Ok((h, r)) = item {
-                    prop_assert!(r.end <= data.len());
-                    prop_assert_eq!(r.len(), h.total_size());
-                    let _ = h.verify_crc(&data[r.clone()]);
-                    let _ = h.last_sequence();
-                    let _ = h.last_offset();
-                    total += 1;
-                }
+            for (h, r) in iter_batches(&data).flatten() {
+                prop_assert!(r.end <= data.len());
+                prop_assert_eq!(r.len(), h.total_size());
+                let _ = h.verify_crc(&data[r.clone()]);
+                let _ = h.last_sequence();
+                let _ = h.last_offset();
+                total += 1;
             }
             prop_assert!(total <= data.len() / RECORD_BATCH_OVERHEAD + 1);
             let _ = crc_of(&data);
@@ -422,11 +420,9 @@ mod tests {
             let p = pos % b.len();
             b[p] = byte;
             if magic2 { b[MAGIC_POS] = 2; }
-            for item in iter_batches(&b) {
-                if let Ok((h, r)) = item {
-                    let _ = h.verify_crc(&b[r]);
-                    let _ = h.validate_counts();
-                }
+            for (h, r) in iter_batches(&b).flatten() {
+                let _ = h.verify_crc(&b[r]);
+                let _ = h.validate_counts();
             }
         }
     }

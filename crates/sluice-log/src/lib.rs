@@ -4,20 +4,29 @@
 //! Entry point is [`PartitionLog`]; the broker wraps each one in a mutex. Nothing here does
 //! networking. See `LOG_API.md` in the team docs for the contract with sluice-broker.
 
+mod append;
 pub mod batch;
 mod checkpoint;
 pub mod cleaner;
 pub mod config;
 pub mod flush;
 mod leader_epoch;
+mod list_offsets;
 pub mod log;
 mod offset_index;
+mod producer_state;
 pub mod read;
+mod records;
+mod recovery;
+mod retention;
+mod segment;
 mod time_index;
 pub mod verify;
 
 #[cfg(test)]
 pub(crate) mod test_util;
+#[cfg(test)]
+mod tests;
 
 pub use batch::{
     crc_of, iter_batches, BatchError, BatchHeader, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD,

@@ -76,12 +76,6 @@ impl OffsetIndex {
             .map(|&(r, p)| (self.base_offset + r as i64, p as u64))
     }
 
-    pub fn last(&self) -> Option<(i64, u64)> {
-        self.entries
-            .last()
-            .map(|&(r, p)| (self.base_offset + r as i64, p as u64))
-    }
-
     /// True when the entries are strictly increasing in offset and position and every position
     /// lies inside a log of `log_size` bytes (Kafka's sanity check, slightly stricter).
     pub fn is_consistent(&self, log_size: u64) -> bool {
@@ -135,26 +129,10 @@ impl OffsetIndex {
         }
     }
 
-    /// Drop entries whose position is >= `position` (the log is being truncated there).
-    pub fn truncate_to_position(&mut self, position: u64) -> io::Result<()> {
-        let n = self
-            .entries
-            .partition_point(|&(_, p)| (p as u64) < position);
-        self.entries.truncate(n);
-        self.file
-            .set_len((self.entries.len() * OFFSET_INDEX_ENTRY) as u64)
-    }
-
     /// Forget every entry (before a rebuild).
     pub fn reset(&mut self) -> io::Result<()> {
         self.entries.clear();
         self.file.set_len(0)
-    }
-
-    pub fn rename_to(&mut self, path: &Path) -> io::Result<()> {
-        std::fs::rename(&self.path, path)?;
-        self.path = path.to_path_buf();
-        Ok(())
     }
 }
 
@@ -187,13 +165,10 @@ mod tests {
         let raw = std::fs::read(&p).unwrap();
         assert_eq!(&raw[..8], &[0, 0, 0, 10, 0, 0, 0x10, 0]);
         drop(idx);
-        let mut idx = OffsetIndex::open(&p, 100).unwrap();
+        let idx = OffsetIndex::open(&p, 100).unwrap();
         assert_eq!(idx.len(), 2);
         assert!(idx.is_consistent(10_000));
         assert!(!idx.is_consistent(8192));
-        idx.truncate_to_position(8192).unwrap();
-        assert_eq!(idx.len(), 1);
-        assert_eq!(std::fs::metadata(&p).unwrap().len(), 8);
     }
 
     #[test]

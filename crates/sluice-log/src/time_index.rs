@@ -133,25 +133,9 @@ impl TimeIndex {
         }
     }
 
-    /// Drop entries whose offset is >= `offset`.
-    pub fn truncate_to_offset(&mut self, offset: i64) -> io::Result<()> {
-        let n = self
-            .entries
-            .partition_point(|&(_, r)| self.base_offset + (r as i64) < offset);
-        self.entries.truncate(n);
-        self.file
-            .set_len((self.entries.len() * TIME_INDEX_ENTRY) as u64)
-    }
-
     pub fn reset(&mut self) -> io::Result<()> {
         self.entries.clear();
         self.file.set_len(0)
-    }
-
-    pub fn rename_to(&mut self, path: &Path) -> io::Result<()> {
-        std::fs::rename(&self.path, path)?;
-        self.path = path.to_path_buf();
-        Ok(())
     }
 }
 
@@ -175,10 +159,9 @@ mod tests {
         assert_eq!(raw.len(), 24);
         assert_eq!(&raw[8..12], &[0, 0, 0, 2]);
         drop(idx);
-        let mut idx = TimeIndex::open(&p, 10).unwrap();
+        let idx = TimeIndex::open(&p, 10).unwrap();
         assert!(idx.is_consistent(21));
         assert!(!idx.is_consistent(20));
-        idx.truncate_to_offset(20).unwrap();
-        assert_eq!(idx.last(), Some((1000, 12)));
+        assert_eq!(idx.last(), Some((2000, 20)));
     }
 }

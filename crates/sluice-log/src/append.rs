@@ -1,0 +1,203 @@
+//! Produce path: validate a producer's batches, assign offsets by patching headers in place,
+//! check idempotent-producer sequences, and write everything with one pwrite.
+
+use std::ops::Range;
+
+use crate::batch::{self, BatchHeader, LOG_OVERHEAD, MAGIC_V2, RECORD_BATCH_OVERHEAD};
+use crate::log::{AppendError, AppendOptions, AppendOutcome, PartitionLog};
+use crate::producer_state::PendingProducers;
+
+/// Position of the magic byte in a batch (also in legacy message sets).
+const MAGIC_POS: usize = 16;
+
+impl PartitionLog {
+    /// Append one or more concatenated v2 batches exactly as a producer sent them.
+    /// See LOG_API.md for the full contract; no fsync, never leaves a partial batch.
+    pub fn append(
+        &mut self,
+        records: &mut [u8],
+        opts: &AppendOptions,
+    ) -> Result<AppendOutcome, AppendError> {
+        let mut batches = self.validate_batches(records, opts)?;
+
+        // Producer checks and offset assignment happen together so later batches of the same
+        // request see the effects of earlier ones.
+        let mut pending = PendingProducers::default();
+        let mut next = self.log_end_offset();
+        let log_append = self.config.message_timestamp_type_log_append;
+        let mut max_timestamp = -1i64;
+        for (h, range) in batches.iter_mut() {
+            if opts.origin_client && h.has_producer_id() && !h.is_control() {
+                if let Some(dup) = self.producers.check_client_batch(&pending, h)? {
+                    return Ok(AppendOutcome {
+                        base_offset: dup.first_offset,
+                        last_offset: dup.last_offset,
+                        log_append_time: -1,
+                        log_start_offset: self.log_start_offset,
+                        duplicate: true,
+                    });
+                }
+            } else if h.has_producer_id() && h.is_control() {
+                if let Some(e) = self.producers.get(h.producer_id) {
+                    if h.producer_epoch < e.epoch {
+                        return Err(AppendError::InvalidProducerEpoch(format!(
+                            "marker epoch {} older than producer {} epoch {}",
+                            h.producer_epoch, h.producer_id, e.epoch
+                        )));
+                    }
+                }
+            }
+            let bytes = &mut records[range.clone()];
+            batch::set_base_offset(bytes, next);
+            batch::set_partition_leader_epoch(bytes, opts.leader_epoch);
+            if log_append {
+                batch::set_log_append_time(bytes, opts.now_ms);
+            }
+            *h = BatchHeader::parse(bytes).map_err(|e| AppendError::Corrupt(e.to_string()))?;
+            max_timestamp = max_timestamp.max(h.max_timestamp);
+            self.producers.stage(&mut pending, h);
+            next = h.next_offset();
+        }
+        let base_offset = batches.first().map(|(h, _)| h.base_offset).unwrap_or(next);
+        let last_offset = next - 1;
+
+        self.mark_dirty()?;
+        self.maybe_roll(
+            records.len() as u64,
+            max_timestamp,
+            last_offset,
+            opts.now_ms,
+        )?;
+        let interval = self.config.index_interval_bytes;
+        self.active_mut().append(records, &batches, interval)?;
+
+        self.producers.commit(pending);
+        if self.epochs.assign(opts.leader_epoch, base_offset) {
+            // Not fsynced here (the lock is held); close() and recovery make it durable.
+            self.epochs.persist(false)?;
+        }
+        self.unflushed_messages += batches
+            .iter()
+            .map(|(h, _)| h.records_count as i64)
+            .sum::<i64>();
+        Ok(AppendOutcome {
+            base_offset,
+            last_offset,
+            log_append_time: if log_append { opts.now_ms } else { -1 },
+            log_start_offset: self.log_start_offset,
+            duplicate: false,
+        })
+    }
+
+    /// Structural validation of every batch: Kafka's LogValidator checks that need no
+    /// decompression. Returns the parsed headers and their byte ranges.
+    fn validate_batches(
+        &self,
+        records: &[u8],
+        opts: &AppendOptions,
+    ) -> Result<Vec<(BatchHeader, Range<usize>)>, AppendError> {
+        if records.is_empty() {
+            return Err(AppendError::Corrupt("no record batches".into()));
+        }
+        let mut out = Vec::new();
+        let mut pos = 0usize;
+        while pos < records.len() {
+            let rest = &records[pos..];
+            if rest.len() > MAGIC_POS && rest[MAGIC_POS] as i8 != MAGIC_V2 {
+                return Err(AppendError::UnsupportedForMessageFormat(format!(
+                    "record batch magic {} (only v2 is supported)",
+                    rest[MAGIC_POS] as i8
+                )));
+            }
+            if rest.len() < RECORD_BATCH_OVERHEAD {
+                return Err(AppendError::Corrupt(format!(
+                    "{} trailing bytes are not a record batch",
+                    rest.len()
+                )));
+            }
+            let h = BatchHeader::parse(rest).map_err(|e| AppendError::Corrupt(e.to_string()))?;
+            let size = h.total_size();
+            if size > rest.len() {
+                return Err(AppendError::Corrupt(format!(
+                    "batch length {} exceeds the {} bytes sent",
+                    h.batch_length,
+                    rest.len() - LOG_OVERHEAD.min(rest.len())
+                )));
+            }
+            if size > self.config.max_message_bytes.max(0) as usize {
+                return Err(AppendError::MessageTooLarge);
+            }
+            h.validate_counts()
+                .map_err(|e| AppendError::Corrupt(e.to_string()))?;
+            h.verify_crc(&rest[..size])
+                .map_err(|e| AppendError::Corrupt(e.to_string()))?;
+            self.validate_semantics(&h, opts)?;
+            out.push((h, pos..pos + size));
+            pos += size;
+        }
+        Ok(out)
+    }
+
+    fn validate_semantics(&self, h: &BatchHeader, opts: &AppendOptions) -> Result<(), AppendError> {
+        if opts.origin_client && h.is_control() {
+            return Err(AppendError::InvalidRecord(
+                "clients may not send control batches".into(),
+            ));
+        }
+        if h.is_transactional() && !h.has_producer_id() {
+            return Err(AppendError::InvalidRecord(
+                "transactional batch without a producer id".into(),
+            ));
+        }
+        if opts.origin_client && h.has_producer_id() && h.base_sequence < 0 {
+            return Err(AppendError::InvalidRecord(format!(
+                "invalid sequence number {} for producer {}",
+                h.base_sequence, h.producer_id
+            )));
+        }
+        if !self.config.message_timestamp_type_log_append && !h.is_control() {
+            // Header-level check of the first and the largest record timestamp.
+            for ts in [h.base_timestamp, h.max_timestamp] {
+                if ts == -1 {
+                    continue;
+                }
+                let before = opts.now_ms.saturating_sub(ts);
+                let after = ts.saturating_sub(opts.now_ms);
+                if before > self.config.message_timestamp_before_max_ms
+                    || after > self.config.message_timestamp_after_max_ms
+                {
+                    return Err(AppendError::InvalidTimestamp(format!(
+                        "timestamp {ts} is out of range of now {}",
+                        opts.now_ms
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Roll before appending `incoming` bytes if the active segment is full by size, age,
+    /// index capacity or relative-offset range (Kafka's shouldRoll).
+    fn maybe_roll(
+        &mut self,
+        incoming: u64,
+        max_timestamp: i64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> std::io::Result<()> {
+        let c = &self.config;
+        let seg = self.active();
+        if seg.is_empty() {
+            return Ok(());
+        }
+        let full = seg.size() + incoming > c.segment_bytes
+            || seg.time_waited_for_roll(now_ms, max_timestamp) > c.segment_ms
+            || seg.index.len() >= c.max_offset_index_entries()
+            || seg.time_index.len() >= c.max_time_index_entries()
+            || last_offset - seg.base_offset > i32::MAX as i64;
+        if full {
+            self.roll(now_ms)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,43 @@
+//! Behaviour tests of [`crate::PartitionLog`] against real files in temp directories.
+
+mod append_read;
+mod idempotence;
+mod recovery;
+mod retention;
+mod timestamps;
+
+use crate::test_util::{BatchSpec, RecSpec};
+use crate::{AppendOptions, LogConfig, PartitionLog};
+
+pub(crate) const NOW: i64 = 1_700_000_000_000;
+
+pub(crate) fn opts() -> AppendOptions {
+    AppendOptions {
+        leader_epoch: 0,
+        now_ms: NOW,
+        origin_client: true,
+    }
+}
+
+/// A batch of `n` records keyed k{i} with timestamps `ts`.
+pub(crate) fn batch(n: usize, ts: i64) -> Vec<u8> {
+    let recs = (0..n)
+        .map(|i| RecSpec::kv(&format!("k{i}"), &format!("value-{i}")).at(ts))
+        .collect();
+    BatchSpec::new(recs).encode(0)
+}
+
+pub(crate) fn small_segments() -> LogConfig {
+    LogConfig {
+        segment_bytes: 1024,
+        index_interval_bytes: 100,
+        ..LogConfig::default()
+    }
+}
+
+pub(crate) fn append_n(log: &mut PartitionLog, batches: usize, per_batch: usize) {
+    for _ in 0..batches {
+        let mut b = batch(per_batch, NOW);
+        log.append(&mut b, &opts()).unwrap();
+    }
+}
