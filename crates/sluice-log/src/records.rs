@@ -12,7 +12,6 @@ use std::io;
 use crate::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 
 /// One record, borrowed from a decompressed record section.
-#[allow(dead_code)] // key/bytes are for the cleaner
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawRecord<'a> {
     pub offset_delta: i32,
@@ -145,7 +144,6 @@ pub(crate) fn decompress(codec: u8, payload: &[u8]) -> io::Result<Bytes> {
 }
 
 /// Compress a record section with the batch codec.
-#[allow(dead_code)] // used by the cleaner
 pub(crate) fn compress(codec: u8, records: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = BytesMut::new();
     let fill = |b: &mut BytesMut| {

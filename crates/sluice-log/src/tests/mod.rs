@@ -1,9 +1,11 @@
 //! Behaviour tests of [`crate::PartitionLog`] against real files in temp directories.
 
 mod append_read;
+mod compaction;
 mod idempotence;
 mod recovery;
 mod retention;
+
 mod timestamps;
 
 use crate::test_util::{BatchSpec, RecSpec};
