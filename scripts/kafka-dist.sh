@@ -9,7 +9,7 @@
 #   .cache/kafka/libs/*.jar              all runtime jars (kafka_2.13, kafka-tools, kafka-clients, deps, log4j2 binding)
 #   .cache/kafka/config/log4j2.properties quiet logging (WARN to stderr)
 #   .cache/kafka/bin/kafka-run-class     launcher:  kafka-run-class <main.Class> [args...]
-#   .cache/kafka/VERSION                 the assembled Kafka version (written last: marks completion)
+#   .cache/kafka/VERSION                 "<kafka version> layout-<n>" (written last: marks completion)
 # The Maven local repository lives in .cache/m2 so nothing global is touched.
 #
 # Idempotent: prints nothing and exits 0 quickly when the requested version is already assembled.
@@ -18,6 +18,9 @@ set -euo pipefail
 
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.2}"
 LOG4J_VERSION="${LOG4J_VERSION:-2.25.3}"
+# Bump when the assembled layout changes (launcher, config), so existing caches get rebuilt.
+LAYOUT_REVISION=2
+STAMP="$KAFKA_VERSION layout-$LAYOUT_REVISION"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="${SLUICE_CACHE_DIR:-$REPO_ROOT/.cache}"
 KAFKA_HOME="$CACHE_DIR/kafka"
@@ -25,7 +28,7 @@ M2_REPO="$CACHE_DIR/m2"
 MVN="${MVN:-mvn}"
 
 # Fast path: already assembled with this version.
-if [[ -f "$KAFKA_HOME/VERSION" && "$(cat "$KAFKA_HOME/VERSION")" == "$KAFKA_VERSION" \
+if [[ -f "$KAFKA_HOME/VERSION" && "$(cat "$KAFKA_HOME/VERSION")" == "$STAMP" \
       && -x "$KAFKA_HOME/bin/kafka-run-class" \
       && -f "$KAFKA_HOME/libs/kafka_2.13-$KAFKA_VERSION.jar" \
       && -f "$KAFKA_HOME/libs/kafka-tools-$KAFKA_VERSION.jar" ]]; then
@@ -94,6 +97,8 @@ status = error
 appender.stderr.type = Console
 appender.stderr.name = STDERR
 appender.stderr.target = SYSTEM_ERR
+# follow: write to the current System.err, so tools run in a shared JVM have their logs captured per call.
+appender.stderr.follow = true
 appender.stderr.layout.type = PatternLayout
 appender.stderr.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = warn
@@ -121,7 +126,7 @@ for jar in "kafka_2.13-$KAFKA_VERSION.jar" "kafka-tools-$KAFKA_VERSION.jar" "kaf
   [[ -f "$KAFKA_HOME.tmp/libs/$jar" ]] || { echo "kafka-dist.sh: $jar missing after resolution" >&2; exit 1; }
 done
 
-echo "$KAFKA_VERSION" > "$KAFKA_HOME.tmp/VERSION"
+echo "$STAMP" > "$KAFKA_HOME.tmp/VERSION"
 rm -rf "$KAFKA_HOME"
 mv "$KAFKA_HOME.tmp" "$KAFKA_HOME"
 echo "kafka-dist.sh: Kafka $KAFKA_VERSION ready ($(ls "$KAFKA_HOME/libs" | wc -l) jars)" >&2
