@@ -1,0 +1,197 @@
+//! Produce: validate and append producers' record batches, acknowledging per `acks` and, in
+//! durable mode, only once the group commit has fsynced them.
+
+use std::sync::Arc;
+
+use futures::FutureExt;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use sluice_log::AppendOptions;
+
+use super::str_bytes;
+use crate::background::now_ms;
+use crate::dispatch::{Ctx, Outcome};
+use crate::error::{code, Code, KafkaCode};
+use crate::partition::{Partition, LEADER_EPOCH};
+use crate::topics::Topic;
+
+fn partition_error(
+    index: i32,
+    error: i16,
+    message: Option<String>,
+    v: i16,
+) -> PartitionProduceResponse {
+    let mut r = PartitionProduceResponse::default();
+    r.index = index;
+    r.error_code = error;
+    r.base_offset = -1;
+    r.log_append_time_ms = -1;
+    if v >= 8 {
+        r.error_message = message.map(str_bytes);
+    }
+    r
+}
+
+/// Finds the topic a produce names, creating it when the broker auto-creates topics.
+fn resolve_topic(ctx: &Ctx, name: &str) -> Result<Arc<Topic>, Code> {
+    let broker = &ctx.broker;
+    if let Some(t) = broker.topics.get(name) {
+        return Ok(t);
+    }
+    crate::topics::validate_topic_name(name).map_err(|e| e.code)?;
+    let cfg = &broker.config;
+    if !cfg.auto_create_topics_enable {
+        return Err(Code::UnknownTopicOrPartition);
+    }
+    match broker.topics.create(
+        name,
+        cfg.num_partitions,
+        cfg.default_replication_factor,
+        Default::default(),
+    ) {
+        Ok(t) => Ok(t),
+        Err(_) => broker.topics.get(name).ok_or(Code::UnknownTopicOrPartition),
+    }
+}
+
+pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> {
+    let v = ctx.api_version;
+    let broker = &ctx.broker;
+    let durable = broker.config.durable;
+    if req.acks != 0 && req.acks != 1 && req.acks != -1 {
+        let mut resp = ProduceResponse::default();
+        for t in req.topic_data {
+            let mut tr = TopicProduceResponse::default();
+            tr.name = t.name;
+            tr.topic_id = t.topic_id;
+            tr.partition_responses = t
+                .partition_data
+                .iter()
+                .map(|p| partition_error(p.index, code(Code::InvalidRequiredAcks), None, v))
+                .collect();
+            resp.responses.push(tr);
+        }
+        return Outcome::Now(resp);
+    }
+    let opts = AppendOptions {
+        leader_epoch: LEADER_EPOCH,
+        now_ms: now_ms(),
+        origin_client: true,
+    };
+    let mut scratch: Vec<u8> = Vec::new();
+    let mut resp = ProduceResponse::default();
+    // Partitions whose records must be fsynced before the answer (durable mode), by response slot.
+    let mut to_flush: Vec<(usize, usize, Arc<Partition>)> = Vec::new();
+
+    for t in req.topic_data {
+        let mut tr = TopicProduceResponse::default();
+        let topic = if v >= 13 {
+            tr.topic_id = t.topic_id;
+            broker
+                .topics
+                .get_by_id(t.topic_id)
+                .ok_or(Code::UnknownTopicId)
+        } else {
+            tr.name = t.name.clone();
+            resolve_topic(ctx, &t.name.0)
+        };
+        let topic = topic.and_then(|topic| {
+            // Kafka refuses client writes to internal topics.
+            if topic.internal {
+                Err(Code::InvalidTopicException)
+            } else {
+                Ok(topic)
+            }
+        });
+        for pd in t.partition_data {
+            let topic = match &topic {
+                Ok(topic) => topic,
+                Err(c) => {
+                    tr.partition_responses
+                        .push(partition_error(pd.index, c.code(), None, v));
+                    continue;
+                }
+            };
+            let Some(partition) = topic.partition(pd.index) else {
+                tr.partition_responses.push(partition_error(
+                    pd.index,
+                    code(Code::UnknownTopicOrPartition),
+                    None,
+                    v,
+                ));
+                continue;
+            };
+            let Some(records) = pd.records.filter(|r| !r.is_empty()) else {
+                tr.partition_responses.push(partition_error(
+                    pd.index,
+                    code(Code::InvalidRecord),
+                    Some("Produce request carries no records".into()),
+                    v,
+                ));
+                continue;
+            };
+            // The batch headers are patched in place (offsets, epoch); the request buffer is
+            // shared and immutable, so work on a copy in reused memory.
+            scratch.clear();
+            scratch.extend_from_slice(&records);
+            match partition.append(&mut scratch, &opts, durable) {
+                Ok(out) => {
+                    let mut r = PartitionProduceResponse::default();
+                    r.index = pd.index;
+                    r.base_offset = out.base_offset;
+                    r.log_append_time_ms = out.log_append_time;
+                    if v >= 5 {
+                        r.log_start_offset = out.log_start_offset;
+                    }
+                    if durable && !out.duplicate {
+                        to_flush.push((
+                            resp.responses.len(),
+                            tr.partition_responses.len(),
+                            partition.clone(),
+                        ));
+                    }
+                    tr.partition_responses.push(r);
+                }
+                Err(e) => {
+                    tracing::debug!(topic = %topic.name, partition = pd.index, error = %e, "produce rejected");
+                    tr.partition_responses.push(partition_error(
+                        pd.index,
+                        e.code(),
+                        Some(e.to_string()),
+                        v,
+                    ));
+                }
+            }
+        }
+        resp.responses.push(tr);
+    }
+
+    if req.acks == 0 {
+        // No answer is sent, but durable mode still syncs what was written.
+        for (_, _, p) in to_flush {
+            let flusher = broker.flusher.clone();
+            tokio::spawn(async move { flusher.flush(p).await });
+        }
+        return Outcome::Silent;
+    }
+    if to_flush.is_empty() {
+        return Outcome::Now(resp);
+    }
+    let flusher = broker.flusher.clone();
+    Outcome::Later(
+        async move {
+            let results = futures::future::join_all(
+                to_flush.iter().map(|(_, _, p)| flusher.flush(p.clone())),
+            )
+            .await;
+            for ((ti, pi, _), result) in to_flush.iter().zip(results) {
+                if let Err(e) = result {
+                    let r = &mut resp.responses[*ti].partition_responses[*pi];
+                    *r = partition_error(r.index, code(Code::KafkaStorageError), Some(e), v);
+                }
+            }
+            resp
+        }
+        .boxed(),
+    )
+}

@@ -1,0 +1,91 @@
+//! One partition as the broker sees it: its log behind a short-held lock, and the offsets that
+//! fetchers wait on.
+//!
+//! The lock guards only in-memory bookkeeping and page-cache writes; fsync and the reads that serve
+//! fetches happen outside it (see [`crate::flusher`] and [`sluice_log::FileSlice`]).
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use sluice_log::{AppendError, AppendOptions, AppendOutcome, PartitionLog};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// Leader epoch of every partition on a single node; replication will move it.
+pub const LEADER_EPOCH: i32 = 0;
+
+pub struct Partition {
+    pub topic: Arc<str>,
+    pub topic_id: Uuid,
+    pub index: i32,
+    log: Mutex<PartitionLog>,
+    /// The high watermark: the offset below which records are visible to consumers. Non-durable
+    /// mode moves it at append; durable mode moves it once the records are fsynced.
+    high_watermark: watch::Sender<i64>,
+}
+
+impl Partition {
+    pub fn new(topic: Arc<str>, topic_id: Uuid, index: i32, log: PartitionLog) -> Partition {
+        let hw = log.log_end_offset();
+        Partition {
+            topic,
+            topic_id,
+            index,
+            log: Mutex::new(log),
+            high_watermark: watch::Sender::new(hw),
+        }
+    }
+
+    /// Runs `f` with the log locked. Keep `f` short: produce and fetch on this partition wait.
+    pub fn with_log<R>(&self, f: impl FnOnce(&mut PartitionLog) -> R) -> R {
+        f(&mut self.log.lock())
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        *self.high_watermark.borrow()
+    }
+
+    /// Moves the high watermark forward (never back) and wakes waiting fetches.
+    pub fn advance_high_watermark(&self, offset: i64) {
+        self.high_watermark.send_if_modified(|hw| {
+            if offset > *hw {
+                *hw = offset;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Resets the high watermark after the log moved backwards or was rebuilt.
+    pub fn set_high_watermark(&self, offset: i64) {
+        self.high_watermark.send_replace(offset);
+    }
+
+    /// A receiver that changes whenever the high watermark moves.
+    pub fn watch_high_watermark(&self) -> watch::Receiver<i64> {
+        self.high_watermark.subscribe()
+    }
+
+    /// Appends a producer's batches. In non-durable mode the records become visible at once.
+    pub fn append(
+        &self,
+        records: &mut [u8],
+        opts: &AppendOptions,
+        durable: bool,
+    ) -> Result<AppendOutcome, AppendError> {
+        let outcome = self.log.lock().append(records, opts)?;
+        if !durable && !outcome.duplicate {
+            self.advance_high_watermark(outcome.last_offset + 1);
+        }
+        Ok(outcome)
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log.lock().log_start_offset()
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log.lock().log_end_offset()
+    }
+}

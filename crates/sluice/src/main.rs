@@ -1,0 +1,49 @@
+//! The `sluice` binary: one command to run the broker (`serve`) and a Kafka-protocol CLI
+//! (`topic`, `produce`, `consume`) that works against Sluice or any Kafka-compatible cluster.
+
+mod cli;
+mod serve;
+mod settings;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "A Kafka-compatible streaming platform in one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a broker (Kafka listener on 127.0.0.1:9092, data under ./sluice-data by default).
+    Serve(serve::ServeArgs),
+    /// Create, list, describe, alter and delete topics.
+    #[command(subcommand)]
+    Topic(cli::topic::TopicCommand),
+    /// Produce records read from stdin, one per line.
+    Produce(cli::produce::ProduceArgs),
+    /// Consume records and print them to stdout.
+    Consume(cli::consume::ConsumeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Topic(cmd) => cli::block_on(cli::topic::run(cmd)),
+        Command::Produce(args) => cli::block_on(cli::produce::run(args)),
+        Command::Consume(args) => cli::block_on(cli::consume::run(args)),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
