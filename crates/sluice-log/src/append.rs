@@ -132,6 +132,9 @@ impl PartitionLog {
             h.verify_crc(&rest[..size])
                 .map_err(|e| AppendError::Corrupt(e.to_string()))?;
             self.validate_semantics(&h, opts)?;
+            if self.config.cleanup_policy_compact && !h.is_control() {
+                require_keys(&h, &rest[..size])?;
+            }
             out.push((h, pos..pos + size));
             pos += size;
         }
@@ -200,4 +203,28 @@ impl PartitionLog {
         }
         Ok(())
     }
+}
+
+/// Kafka rejects keyless records on compacted topics (INVALID_RECORD); this needs the records,
+/// so compressed batches are decompressed here, on compacted topics only.
+fn require_keys(h: &BatchHeader, batch: &[u8]) -> Result<(), AppendError> {
+    let data = crate::records::decompressed_records(h, batch)
+        .map_err(|e| AppendError::Corrupt(e.to_string()))?;
+    let mut count = 0i64;
+    for r in crate::records::iter_records(&data) {
+        let r = r.map_err(|e| AppendError::Corrupt(e.to_string()))?;
+        if r.key.is_none() {
+            return Err(AppendError::InvalidRecord(
+                "compacted topic cannot accept message without key".into(),
+            ));
+        }
+        count += 1;
+    }
+    if count != h.records_count as i64 {
+        return Err(AppendError::Corrupt(format!(
+            "batch claims {} records but holds {count}",
+            h.records_count
+        )));
+    }
+    Ok(())
 }

@@ -302,3 +302,28 @@ fn interrupted_swap_is_completed_or_discarded() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }
+
+#[test]
+fn compacted_topic_rejects_keyless_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), compact_config()).unwrap();
+    let keyless = RecSpec {
+        key: None,
+        value: Some(bytes::Bytes::from_static(b"v")),
+        timestamp: NOW,
+    };
+    let mut b = BatchSpec::new(vec![RecSpec::kv("k", "v").at(NOW), keyless])
+        .compressed(Compression::Snappy)
+        .encode(0);
+    assert!(matches!(
+        log.append(&mut b, &opts()),
+        Err(crate::log::AppendError::InvalidRecord(_))
+    ));
+    assert_eq!(log.log_end_offset(), 0);
+    put(
+        &mut log,
+        vec![RecSpec::kv("k", "v").at(NOW)],
+        Compression::Snappy,
+    );
+    assert_eq!(log.log_end_offset(), 1);
+}
