@@ -12,13 +12,16 @@ from __future__ import annotations
 import os
 import random
 import re
+import struct
 import threading
 import time
 from collections import Counter
 
+import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from conftest import create_topic, wait_until
+from conftest import (BASE_TS, assert_partitions_equal, confluent_consume, confluent_produce,
+                      create_topic, gen_records, wait_until)
 from reference_kafka import dump_log_deep
 
 PARTITIONS = 6
@@ -199,3 +202,44 @@ def run_crash_scenario(broker, topic: str, rng: random.Random, kills: int) -> No
     # Every batch the dump lists belongs to the records read above.
     batches = sum(1 for line in output.splitlines() if line.startswith("baseOffset:"))
     assert batches > 0, output[-2000:]
+
+
+TORN_TAILS = {
+    # A batch header announcing 500 bytes, cut off after 32: the write never finished.
+    "incomplete-batch": struct.pack(">qi", 10**6, 500) + b"\x00" * 20,
+    # A complete-looking batch whose CRC does not match its contents (bytes never synced).
+    "bad-crc-batch": struct.pack(">qi", 10**6, 49 + 9) + struct.pack(">ibI", -1, 2, 0xDEADBEEF)
+                     + struct.pack(">hiqqqhii", 0, 0, 0, 0, -1, -1, -1, 1) + b"\x12" * 9,
+}
+
+
+@pytest.mark.parametrize("tail", sorted(TORN_TAILS))
+def test_torn_tail_is_truncated_on_recovery(sluice_factory, unique_topic, tail):
+    broker = sluice_factory(durable=True)
+    run_torn_tail_scenario(broker, unique_topic(), TORN_TAILS[tail])
+
+
+def run_torn_tail_scenario(broker, topic: str, torn: bytes) -> None:
+    """After a crash the last segment ends in bytes that are not a valid batch: recovery must
+    cut them off, keep every acknowledged record, and append after them as if they never were."""
+    create_topic(broker.bootstrap, topic, 1)
+    recs = gen_records(1000, 1, seed=77)
+    acks = confluent_produce(broker.bootstrap, topic, recs, acks="all")
+    assert [o for _, o in acks] == list(range(1000))
+    broker.kill()
+
+    segment = sorted((broker.data_dir / f"{topic}-0").glob("*.log"))[-1]
+    with open(segment, "ab") as f:
+        f.write(torn)
+    broker.start()
+
+    more = gen_records(10, 1, seed=78, base_ts=BASE_TS + 5000)
+    acks = confluent_produce(broker.bootstrap, topic, more, acks="all")
+    assert [o for _, o in acks] == list(range(1000, 1010)), "appends continue after the cut"
+    got = confluent_consume(broker.bootstrap, topic, {0: 1010})
+    assert_partitions_equal({0: recs + more}, got)
+
+    assert broker.stop() == 0
+    segments = sorted((broker.data_dir / f"{topic}-0").glob("*.log"))
+    ok, output = dump_log_deep(segments)
+    assert ok, f"kafka-dump-log rejected the recovered segments:\n{output[-5000:]}"
