@@ -395,10 +395,10 @@ pub fn validate(name: &str, value: &str) -> Result<(), InvalidConfig> {
     };
     let v = value.trim();
     match def.ty {
-        ConfigType::Boolean => {
-            if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") {
-                return Err(bad("Expected value to be either true or false"));
-            }
+        ConfigType::Boolean
+            if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") =>
+        {
+            return Err(bad("Expected value to be either true or false"));
         }
         ConfigType::Int => {
             let n: i32 = v.parse().map_err(|_| bad("Not a number of type INT"))?;
@@ -441,17 +441,18 @@ pub fn validate(name: &str, value: &str) -> Result<(), InvalidConfig> {
                 }
             }
         }
-        ConfigType::String if name == "message.timestamp.type" => {
-            if v != "CreateTime" && v != "LogAppendTime" {
-                return Err(bad("String must be one of: CreateTime, LogAppendTime"));
-            }
+        ConfigType::String
+            if name == "message.timestamp.type" && v != "CreateTime" && v != "LogAppendTime" =>
+        {
+            return Err(bad("String must be one of: CreateTime, LogAppendTime"));
         }
-        ConfigType::String if name == "compression.type" => {
-            if !["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"].contains(&v) {
-                return Err(bad(
-                    "String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer",
-                ));
-            }
+        ConfigType::String
+            if name == "compression.type"
+                && !["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"].contains(&v) =>
+        {
+            return Err(bad(
+                "String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer",
+            ));
         }
         _ => {}
     }

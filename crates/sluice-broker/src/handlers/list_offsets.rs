@@ -59,10 +59,7 @@ fn lookup(p: &Partition, timestamp: i64) -> Result<(i64, i64), i16> {
             let found = p
                 .with_log(|log| log.max_timestamp_offset())
                 .map_err(|e| e.code())?;
-            Ok(found
-                .filter(|(off, _)| *off < hw)
-                .map(|(o, t)| (o, t))
-                .unwrap_or((-1, -1)))
+            Ok(found.filter(|(off, _)| *off < hw).unwrap_or((-1, -1)))
         }
         ts if ts >= 0 => {
             let found = p
