@@ -150,7 +150,7 @@ class SluiceBroker:
         cmd = [str(self.binary), "serve", "--data-dir", str(self.data_dir),
                "--listeners", listener, "--advertised-listeners", listener,
                *self.base_args, *extra_args]
-        env = {**os.environ, "RUST_BACKTRACE": "1", **self.env}
+        env = {**os.environ, "RUST_BACKTRACE": "1", "NO_COLOR": "1", **self.env}
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== start #{self.starts}: {' '.join(cmd)}\n".encode())

@@ -27,8 +27,8 @@ from reference_kafka import dump_log_deep
 PARTITIONS = 6
 PRODUCERS = 4
 IN_FLIGHT_LIMIT = 4000           # records queued per producer before it waits for acks
-ACKS_BETWEEN_KILLS = (2000, 8000)
-ACKS_AFTER_LAST_RESTART = 3000
+ACKS_BETWEEN_KILLS = (5000, 15000)
+ACKS_AFTER_LAST_RESTART = 5000
 VALUE_RE = re.compile(rb"^p(\d+)-(\d{8})-(x*)$")
 
 
