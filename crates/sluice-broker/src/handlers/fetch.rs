@@ -149,6 +149,19 @@ pub async fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome<FetchResponse> {
     } else {
         req.max_bytes
     } as usize;
+    // Subscribe before the first read so data landing in between still wakes the long poll.
+    let mut receivers: Vec<_> = if req.max_wait_ms > 0 {
+        wanted
+            .iter()
+            .filter_map(|w| {
+                lookup(&broker, &w.key, by_id)
+                    .ok()
+                    .map(|p| p.watch_high_watermark())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let served = gather(&broker, &wanted, max_bytes, by_id);
     let ready = |s: &[Served]| {
         let bytes: usize = s.iter().map(|p| p.records.len()).sum();
@@ -164,14 +177,6 @@ pub async fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome<FetchResponse> {
     Outcome::Later(
         async move {
             let deadline = tokio::time::Instant::now() + wait;
-            let mut receivers: Vec<_> = wanted
-                .iter()
-                .filter_map(|w| {
-                    lookup(&broker, &w.key, by_id)
-                        .ok()
-                        .map(|p| p.watch_high_watermark())
-                })
-                .collect();
             loop {
                 if receivers.is_empty() {
                     tokio::select! {
