@@ -282,7 +282,8 @@ def dump_log_deep(segment_path, *extra_args: str, timeout: float = 120) -> tuple
         timeout=timeout,
     )
     output = proc.stdout + proc.stderr
-    ok = proc.returncode == 0 and not any(marker in output for marker in _DUMP_ERROR_MARKERS)
+    ok = (proc.returncode == 0 and "Dumping " in output
+          and not any(marker in output for marker in _DUMP_ERROR_MARKERS))
     return ok, output
 
 

@@ -16,8 +16,8 @@ import uuid
 import pytest
 
 from conftest import wait_until
-from reference_kafka import (CONFIG_COMMAND, CONSOLE_CONSUMER, CONSOLE_PRODUCER, GET_OFFSET_SHELL,
-                             TOPIC_COMMAND, dump_log_deep, kafka_tool)
+from reference_kafka import (CONFIG_COMMAND, CONSOLE_CONSUMER, CONSOLE_PRODUCER, DUMP_LOG_SEGMENTS,
+                             GET_OFFSET_SHELL, TOPIC_COMMAND, dump_log_deep, kafka_tool)
 
 NODE_ID = 0  # both the reference broker and Sluice run as node 0
 T0 = 1_700_000_000_000
@@ -349,3 +349,12 @@ def test_shared_tool_jvm_matches_a_fresh_jvm(kafka_ref):
         assert (shared.returncode, shared.stdout) == (fresh.returncode, fresh.stdout), args
         first_line = [re.sub(r"^\[[^\]]*\] ", "", p.stderr.splitlines()[0]) if p.stderr else "" for p in (shared, fresh)]
         assert first_line[0] == first_line[1], args  # log lines differ only by their time stamp
+
+    # Scala tools print through scala.Console, which must follow each call too (twice in a row).
+    console_produce(kafka_ref, topic, CONSOLE_RECORDS[:5])
+    segment = kafka_ref.data_dir / f"{topic}-0" / "00000000000000000000.log"
+    fresh = kafka_tool(DUMP_LOG_SEGMENTS, ["--deep-iteration", "--files", str(segment)], fresh_jvm=True)
+    for _ in range(2):
+        shared = kafka_tool(DUMP_LOG_SEGMENTS, ["--deep-iteration", "--files", str(segment)])
+        assert (shared.returncode, shared.stdout) == (fresh.returncode, fresh.stdout)
+    assert "Dumping " in fresh.stdout

@@ -118,12 +118,15 @@ public final class ToolServer {
             System.setErr(toolErr);
             System.setIn(new ByteArrayInputStream(stdin));
             try {
-                Class.forName(mainClass).getMethod("main", String[].class).invoke(null, (Object) args);
-                code = 0;
-            } catch (InvocationTargetException e) {
-                code = exitCodeOf(e.getCause(), toolErr);
-            } catch (Throwable t) {
-                code = exitCodeOf(t, toolErr);
+                // Scala tools (DumpLogSegments, ConfigCommand) print through scala.Console, which
+                // keeps its own per-thread stream: point it at this call's capture too.
+                int[] result = new int[1];
+                scala.Console.withOut(toolOut, (scala.Function0<Object>) () ->
+                        scala.Console.withErr(toolErr, (scala.Function0<Object>) () -> {
+                            result[0] = invokeMain(mainClass, args, toolErr);
+                            return null;
+                        }));
+                code = result[0];
             } finally {
                 runShutdownHooks();
                 toolOut.flush();
@@ -165,6 +168,18 @@ public final class ToolServer {
             if (stillWriting()) {
                 out.write(b, off, len);
             }
+        }
+    }
+
+    /** Runs {@code mainClass.main(args)}; returns 0, or the exit code a failure maps to. */
+    private static int invokeMain(String mainClass, String[] args, PrintStream toolErr) {
+        try {
+            Class.forName(mainClass).getMethod("main", String[].class).invoke(null, (Object) args);
+            return 0;
+        } catch (InvocationTargetException e) {
+            return exitCodeOf(e.getCause(), toolErr);
+        } catch (Throwable t) {
+            return exitCodeOf(t, toolErr);
         }
     }
 
