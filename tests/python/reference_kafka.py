@@ -175,7 +175,7 @@ class ToolServer:
              f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{classes}:{KAFKA_HOME / 'libs'}/*",
              TOOL_SERVER_CLASS],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
         ready = struct.unpack(">i", self._read(4, time.monotonic() + 60))[0]
         if ready != _TOOL_SERVER_READY:
@@ -343,6 +343,21 @@ def _random_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
+class PortTaken(RuntimeError):
+    """Another process bound the port between free_port() and the broker's bind."""
+
+
+def _die_with_parent() -> None:
+    """Child-side (preexec_fn): SIGTERM this process if the test process dies without cleaning up,
+    so no JVM outlives a killed pytest. Linux prctl(PR_SET_PDEATHSIG); survives exec."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except OSError:
+        pass  # not Linux: rely on explicit cleanup only
+
+
 class ReferenceKafka:
     """A single-node KRaft Apache Kafka broker (combined broker+controller) with stock settings."""
 
@@ -389,11 +404,23 @@ class ReferenceKafka:
         return props
 
     def start(self) -> "ReferenceKafka":
+        """Formats a fresh data dir and starts the broker; retries on a lost race for a free port."""
         ensure_kafka_dist()
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except PortTaken:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> "ReferenceKafka":
         self.port = free_port()
         self.controller_port = free_port()
         while self.controller_port == self.port:
             self.controller_port = free_port()
+        # The standalone quorum records the controller endpoint at format time: format anew each try.
+        shutil.rmtree(self.data_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text("".join(f"{k}={v}\n" for k, v in self._properties().items()))
         fmt = kafka_tool(
@@ -404,6 +431,7 @@ class ReferenceKafka:
         )
         if fmt.returncode != 0:
             raise RuntimeError(f"kafka-storage format failed (exit {fmt.returncode}):\n{fmt.stdout}\n{fmt.stderr}")
+        log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
         self._log_handle = open(self.log_file, "ab")
         env = dict(os.environ)
         env.setdefault("KAFKA_HEAP_OPTS", "-Xms256m -Xmx1g")
@@ -413,11 +441,15 @@ class ReferenceKafka:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         try:
             wait_for_kafka_api(self.host, self.port, START_DEADLINE_S, alive=lambda: self.proc.poll() is None)
         except Exception as e:
             self.stop()
+            log = self.log_file.read_bytes()[log_start:].decode(errors="replace")
+            if "Address already in use" in log:
+                raise PortTaken(log[-2000:]) from e
             raise RuntimeError(f"reference Kafka failed to start: {e}\n--- server log tail ---\n{self.log_tail()}") from e
         return self
 
@@ -466,7 +498,12 @@ def kafka_ref() -> Iterable[ReferenceKafka]:
 
 
 if __name__ == "__main__":
-    # Manual use: start a reference broker and keep it up until Ctrl-C.
+    # Manual use: start a reference broker and keep it up until Ctrl-C or SIGTERM.
+    def _stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     with ReferenceKafka() as b:
         print(f"reference Kafka up at {b.bootstrap} (cluster {b.cluster_id}, dir {b.base_dir})", flush=True)
         try:
