@@ -228,6 +228,12 @@ async fn describe(args: DescribeArgs) -> anyhow::Result<()> {
         ));
     }
 
+    // Partitions are shown even if the configs cannot be read.
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    text.clear();
+
     let action = format!("describing configs of topic {}", args.name);
     let resources = admin
         .describe_configs(
@@ -252,7 +258,6 @@ async fn describe(args: DescribeArgs) -> anyhow::Result<()> {
             text.push('\n');
         }
     }
-    let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
