@@ -450,7 +450,8 @@ class ReferenceKafka:
             log = self.log_file.read_bytes()[log_start:].decode(errors="replace")
             if "Address already in use" in log:
                 raise PortTaken(log[-2000:]) from e
-            raise RuntimeError(f"reference Kafka failed to start: {e}\n--- server log tail ---\n{self.log_tail()}") from e
+            raise RuntimeError(
+                f"reference Kafka failed to start: {e}\n--- server log tail ---\n{self.log_tail()}") from e
         return self
 
     def log_tail(self, lines: int = 60) -> str:

@@ -489,7 +489,8 @@ def scenario_metadata(broker, names) -> dict:
 
     kp = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15_000)
     try:
-        obs["kafka-python describe_topics"] = sorted_metadata({"topics": normalise(kp.describe_topics([topic]), broker)})
+        described = normalise(kp.describe_topics([topic]), broker)
+        obs["kafka-python describe_topics"] = sorted_metadata({"topics": described})
         obs["kafka-python describe_cluster"] = normalise(kp.describe_cluster(), broker)
     finally:
         kp.close()
@@ -633,7 +634,7 @@ def scenario_alter_configs(broker, names) -> dict:
                          "invalid cleanup.policy": ("cleanup.policy", "sometimes")}.items():
         bad = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[
             ConfigEntry(*entry, incremental_operation=AlterConfigOpType.SET)])
-        obs[f"SET {label}"] = kafka_error(lambda: a.incremental_alter_configs([bad])[bad].result())
+        obs[f"SET {label}"] = kafka_error(lambda res=bad: a.incremental_alter_configs([res])[res].result())
     missing = ConfigResource(ResourceType.TOPIC, names("never-created"), incremental_configs=[
         ConfigEntry("retention.ms", "1", incremental_operation=AlterConfigOpType.SET)])
     obs["SET on unknown topic"] = kafka_error(lambda: a.incremental_alter_configs([missing])[missing].result())
@@ -684,8 +685,10 @@ def case_bad_partition_and_replication_counts(broker, names):
         "partitions=-5": raw_create_topic(broker.bootstrap, names("pneg"), -5, 1)["error"],
         "replication=0": raw_create_topic(broker.bootstrap, names("r0"), 1, 0)["error"],
         "replication=3 on one broker": raw_create_topic(broker.bootstrap, names("r3"), 1, 3)["error"],
-        "partitions=-1 replication=-1 (broker defaults)": raw_create_topic(broker.bootstrap, names("dflt"), -1, -1)["error"],
-        "invalid config value": raw_create_topic(broker.bootstrap, names("cfg"), 1, 1, {"retention.ms": "abc"})["error"],
+        "partitions=-1 replication=-1 (broker defaults)":
+            raw_create_topic(broker.bootstrap, names("dflt"), -1, -1)["error"],
+        "invalid config value":
+            raw_create_topic(broker.bootstrap, names("cfg"), 1, 1, {"retention.ms": "abc"})["error"],
         "unknown config name": raw_create_topic(broker.bootstrap, names("cfg2"), 1, 1, {"no.such": "1"})["error"],
     }
     topic = names("grow")

@@ -228,7 +228,8 @@ def console_consume(target, topic: str, count: int, *extra: str) -> list[dict]:
         ts, part, off, headers, key, value = line.split("\t")
         rows.append({"ts": ts, "partition": int(part.removeprefix("Partition:")),
                      "offset": int(off.removeprefix("Offset:")), "headers": headers, "key": key, "value": value})
-    assert len(rows) == count, f"expected {count} records, got {len(rows)}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    assert len(rows) == count, (f"expected {count} records, got {len(rows)}:\n"
+                                f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     assert f"Processed a total of {count} messages" in proc.stderr
     return rows
 
@@ -347,7 +348,8 @@ def test_shared_tool_jvm_matches_a_fresh_jvm(kafka_ref):
         shared = kafka_tool(TOPIC_COMMAND, [*base, *args])
         fresh = kafka_tool(TOPIC_COMMAND, [*base, *args], fresh_jvm=True)
         assert (shared.returncode, shared.stdout) == (fresh.returncode, fresh.stdout), args
-        first_line = [re.sub(r"^\[[^\]]*\] ", "", p.stderr.splitlines()[0]) if p.stderr else "" for p in (shared, fresh)]
+        first_line = [re.sub(r"^\[[^\]]*\] ", "", p.stderr.splitlines()[0]) if p.stderr else ""
+                      for p in (shared, fresh)]
         assert first_line[0] == first_line[1], args  # log lines differ only by their time stamp
 
     # Scala tools print through scala.Console, which must follow each call too (twice in a row).
