@@ -3,6 +3,7 @@ package dev.sluice.interop;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -52,27 +53,47 @@ final class AdminChecks {
         this.prefix = prefix;
     }
 
-    String run(Collection<String> alsoDelete) throws Exception {
-        List<String> done = new ArrayList<>();
+    /** One admin check; each creates its own topics so a failure does not hide the others. */
+    @FunctionalInterface
+    private interface AdminCheck {
+        void run(Admin admin) throws Exception;
+    }
+
+    /**
+     * Runs every check even if an earlier one failed, so one run reports all differences; throws
+     * a Mismatch naming each failed check.
+     */
+    String run(Collection<String> alsoDelete) {
+        List<String> passed = new ArrayList<>();
+        List<String> failed = new ArrayList<>();
         try (Admin admin = clients.admin()) {
-            int nodeId = describeCluster(admin);
-            done.add("describeCluster");
-            describeTopics(admin, nodeId);
-            done.add("describeTopics");
-            describeAndAlterConfigs(admin, nodeId);
-            done.add("describeConfigs+incrementalAlterConfigs");
-            createPartitions(admin);
-            done.add("createPartitions");
-            listOffsetsByTime(admin);
-            done.add("listOffsets");
-            deleteRecords(admin);
-            done.add("deleteRecords");
-            List<String> toDelete = new ArrayList<>(created);
-            toDelete.addAll(alsoDelete);
-            deleteTopics(admin, toDelete);
-            done.add("deleteTopics");
+            int[] nodeId = {0}; // Sluice and the reference broker both run as node 0
+            Map<String, AdminCheck> checks = new LinkedHashMap<>();
+            checks.put("describeCluster", a -> nodeId[0] = describeCluster(a));
+            checks.put("describeTopics", a -> describeTopics(a, nodeId[0]));
+            checks.put("describeConfigs+incrementalAlterConfigs", a -> describeAndAlterConfigs(a, nodeId[0]));
+            checks.put("createPartitions", this::createPartitions);
+            checks.put("listOffsets", this::listOffsetsByTime);
+            checks.put("deleteRecords", this::deleteRecords);
+            checks.put("deleteTopics", a -> {
+                List<String> toDelete = new ArrayList<>(created);
+                toDelete.addAll(alsoDelete);
+                deleteTopics(a, toDelete);
+            });
+            for (Map.Entry<String, AdminCheck> check : checks.entrySet()) {
+                try {
+                    check.getValue().run(admin);
+                    passed.add(check.getKey());
+                } catch (Check.Mismatch e) {
+                    failed.add(check.getKey() + ": " + e.getMessage());
+                } catch (Exception e) {
+                    failed.add(check.getKey() + ": " + e);
+                }
+            }
         }
-        return "admin calls verified: " + done;
+        Check.that(failed.isEmpty(), "%d admin check(s) failed: %s (passed: %s)", failed.size(),
+                String.join(" | ", failed), passed);
+        return "admin calls verified: " + passed;
     }
 
     private String topic(String suffix) {
