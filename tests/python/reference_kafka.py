@@ -224,7 +224,7 @@ class ToolServer:
             except TimeoutError:
                 self.close(kill=True)
                 raise subprocess.TimeoutExpired(argv, timeout) from None
-            except (BrokenPipeError, RuntimeError):
+            except BaseException:  # incl. pytest-timeout / Ctrl-C mid-call: a half-read reply is unusable
                 self.close(kill=True)
                 raise
         return subprocess.CompletedProcess(argv, code, out.decode(errors="replace"), err.decode(errors="replace"))
