@@ -42,6 +42,18 @@ impl CliError {
         }
     }
 
+    /// Adds the broker's explanation to a Kafka error; other errors are returned unchanged.
+    pub fn with_detail(self, detail: Option<String>) -> Self {
+        match self {
+            CliError::Kafka { action, code, .. } => CliError::Kafka {
+                action,
+                code,
+                detail,
+            },
+            other => other,
+        }
+    }
+
     /// Like [`CliError::kafka`] but for an rdkafka error value, which may carry no code at all.
     pub fn from_kafka(action: impl Into<String>, topic: Option<&str>, err: &KafkaError) -> Self {
         match kafka_error_code(err) {

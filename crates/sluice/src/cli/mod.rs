@@ -5,8 +5,8 @@ mod connection;
 pub mod consume;
 mod error;
 mod format;
-mod incremental_alter;
 mod input_line;
+mod native_admin;
 pub mod produce;
 pub mod topic;
 

@@ -4,16 +4,13 @@
 
 use std::io::Write;
 
-use rdkafka::admin::{
-    AdminClient, AdminOptions, ConfigEntry, ConfigSource, NewPartitions, NewTopic,
-    ResourceSpecifier, TopicReplication, TopicResult,
-};
+use rdkafka::admin::{AdminClient, AdminOptions, ConfigEntry, ConfigSource, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
 use super::connection::{create_client, find_topic, parse_key_value, ConnectionArgs};
 use super::error::CliError;
-use super::incremental_alter::{alter_topic_configs, ConfigChange};
+use super::native_admin::{self, ConfigChange, NewTopicSpec};
 
 /// Topic names Kafka itself reserves and marks internal; hidden from `topic list` by default.
 /// (librdkafka's metadata view does not expose the broker's is-internal flag.)
@@ -105,11 +102,11 @@ pub struct DeleteArgs {
 
 pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
     match cmd {
-        TopicCommand::Create(args) => create(args).await,
+        TopicCommand::Create(args) => create(args),
         TopicCommand::List(args) => list(args),
         TopicCommand::Describe(args) => describe(args).await,
-        TopicCommand::Alter(args) => alter(args).await,
-        TopicCommand::Delete(args) => delete(args).await,
+        TopicCommand::Alter(args) => alter(args),
+        TopicCommand::Delete(args) => delete(args),
     }
 }
 
@@ -123,42 +120,19 @@ fn connect(connection: &ConnectionArgs) -> Result<(Admin, rdkafka::metadata::Met
 }
 
 fn admin_options(connection: &ConnectionArgs) -> AdminOptions {
-    AdminOptions::new()
-        .request_timeout(Some(connection.timeout()))
-        .operation_timeout(Some(connection.timeout()))
+    AdminOptions::new().request_timeout(Some(connection.timeout()))
 }
 
-/// The single result of an admin request about one topic.
-fn single_result(
-    action: &str,
-    topic: &str,
-    results: Result<Vec<TopicResult>, rdkafka::error::KafkaError>,
-) -> Result<(), CliError> {
-    match results {
-        Err(err) => Err(CliError::from_kafka(action, Some(topic), &err)),
-        Ok(results) => match results.into_iter().next() {
-            Some(Ok(_)) => Ok(()),
-            Some(Err((_, code))) => Err(CliError::kafka(action, Some(topic), code)),
-            None => Err(CliError::Invalid(format!(
-                "{action}: no result from the broker"
-            ))),
-        },
-    }
-}
-
-async fn create(args: CreateArgs) -> anyhow::Result<()> {
+fn create(args: CreateArgs) -> anyhow::Result<()> {
     let (admin, _) = connect(&args.connection)?;
-    let replication = TopicReplication::Fixed(args.replication_factor.unwrap_or(-1));
-    // -1 asks the broker to apply its own default (CreateTopics v4+).
-    let mut new_topic = NewTopic::new(&args.name, args.partitions.unwrap_or(-1), replication);
-    for (key, value) in &args.configs {
-        new_topic = new_topic.set(key, value);
-    }
-    let results = admin
-        .create_topics([&new_topic], &admin_options(&args.connection))
-        .await;
-    let action = format!("creating topic {}", args.name);
-    match single_result(&action, &args.name, results) {
+    // -1 asks the broker to apply its own defaults (CreateTopics v4+).
+    let spec = NewTopicSpec {
+        name: &args.name,
+        partitions: args.partitions.unwrap_or(-1),
+        replication_factor: args.replication_factor.unwrap_or(-1),
+        configs: &args.configs,
+    };
+    match native_admin::create_topic(admin.inner(), &spec, args.connection.timeout()) {
         Ok(()) => println!("created topic {}", args.name),
         Err(CliError::Kafka {
             code: RDKafkaErrorCode::TopicAlreadyExists,
@@ -293,7 +267,7 @@ fn join_ids(ids: &[i32]) -> String {
     ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
 }
 
-async fn alter(args: AlterArgs) -> anyhow::Result<()> {
+fn alter(args: AlterArgs) -> anyhow::Result<()> {
     if args.partitions.is_none() && args.configs.is_empty() && args.delete_configs.is_empty() {
         return Err(CliError::Invalid(
             "nothing to alter: give --partitions, --config or --delete-config".to_owned(),
@@ -301,7 +275,7 @@ async fn alter(args: AlterArgs) -> anyhow::Result<()> {
         .into());
     }
     let (admin, metadata) = connect(&args.connection)?;
-    let current_partitions = find_topic(&metadata, &args.name)?.partitions().len();
+    find_topic(&metadata, &args.name)?;
 
     let changes: Vec<ConfigChange> = args
         .configs
@@ -315,7 +289,7 @@ async fn alter(args: AlterArgs) -> anyhow::Result<()> {
         )
         .collect();
     if !changes.is_empty() {
-        alter_topic_configs(
+        native_admin::alter_topic_configs(
             admin.inner(),
             &args.name,
             &changes,
@@ -325,50 +299,29 @@ async fn alter(args: AlterArgs) -> anyhow::Result<()> {
     }
 
     if let Some(partitions) = args.partitions {
-        let action = format!(
-            "increasing partitions of topic {} to {partitions}",
+        native_admin::create_partitions(
+            admin.inner(),
+            &args.name,
+            partitions as usize,
+            args.connection.timeout(),
+        )?;
+        println!(
+            "increased partitions of topic {} to {partitions}",
             args.name
         );
-        let request = NewPartitions::new(&args.name, partitions as usize);
-        let results = admin
-            .create_partitions([&request], &admin_options(&args.connection))
-            .await;
-        match single_result(&action, &args.name, results) {
-            Ok(()) => println!(
-                "increased partitions of topic {} to {partitions}",
-                args.name
-            ),
-            Err(CliError::Kafka { action, code, .. })
-                if code == RDKafkaErrorCode::InvalidPartitions =>
-            {
-                return Err(CliError::Kafka {
-                    action,
-                    code,
-                    detail: Some(format!("the topic has {current_partitions} partitions")),
-                }
-                .into())
-            }
-            Err(err) => return Err(err.into()),
-        }
     }
     Ok(())
 }
 
-async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
+fn delete(args: DeleteArgs) -> anyhow::Result<()> {
     let (admin, _) = connect(&args.connection)?;
-    let names: Vec<&str> = args.names.iter().map(String::as_str).collect();
-    let results = admin
-        .delete_topics(&names, &admin_options(&args.connection))
-        .await
-        .map_err(|err| CliError::from_kafka("deleting topics", None, &err))?;
+    let outcomes =
+        native_admin::delete_topics(admin.inner(), &args.names, args.connection.timeout())?;
     let mut failures = Vec::new();
-    for result in results {
-        match result {
-            Ok(name) => println!("deleted topic {name}"),
-            Err((name, code)) => {
-                let action = format!("deleting topic {name}");
-                failures.push(CliError::kafka(action, Some(&name), code).to_string());
-            }
+    for (name, outcome) in outcomes {
+        match outcome {
+            Ok(()) => println!("deleted topic {name}"),
+            Err(err) => failures.push(err.to_string()),
         }
     }
     if failures.is_empty() {
