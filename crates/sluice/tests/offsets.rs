@@ -190,3 +190,44 @@ fn offsets_for_times_on_an_empty_partition_is_end() {
         vec![(0, Offset::End)]
     );
 }
+
+/// The "replay from a point in time" flow: look an offset up by timestamp, then fetch from it.
+/// The offset lies inside a compressed batch; the consumer must get exactly the records from
+/// there on (the broker returns whole batches, librdkafka skips the earlier records).
+#[test]
+fn fetching_from_an_offset_found_by_timestamp_inside_a_compressed_batch_starts_exactly_there() {
+    let broker = Broker::start();
+    let topic = unique_topic("replay");
+    broker.create_topic(&topic, 1, &[]);
+    let producer = broker
+        .producer_config()
+        .set("compression.type", "zstd")
+        .set("linger.ms", "50")
+        .create()
+        .expect("producer");
+    let base = now_ms() - 600_000;
+    let recs: Vec<Rec> = (0..50)
+        .map(|i| Rec {
+            timestamp: Some(base + i),
+            ..Rec::value(0, format!("replay {i} ").repeat(6))
+        })
+        .collect();
+    produce_all(&producer, &topic, &recs);
+    let batches = stored_batches(&broker.partition_dir(&topic, 0));
+    assert!(
+        batches
+            .iter()
+            .any(|b| b.compression == 4 && b.base_offset < 17 && 17 <= b.last_offset),
+        "offset 17 must sit inside a zstd batch: {batches:?}"
+    );
+
+    let found = offsets_for_times(&broker.consumer(), &topic, &[(0, base + 17)]);
+    assert_eq!(found, vec![(0, at(17))]);
+    let got = broker.read_range(&topic, 0, 17, 50);
+
+    let offsets: Vec<i64> = got.iter().map(|c| c.offset).collect();
+    assert_eq!(offsets, (17..50).collect::<Vec<_>>());
+    for (g, s) in got.iter().zip(&recs[17..]) {
+        assert!(g.matches(s), "offset {}: {g:?} vs {s:?}", g.offset);
+    }
+}
