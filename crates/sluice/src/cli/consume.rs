@@ -188,9 +188,6 @@ async fn print_records(
     let idle = args.timeout_ms.map(Duration::from_millis);
     let mut idle_deadline = idle.map(|idle| Instant::now() + idle);
     let mut printed = 0u64;
-    if args.limit == Some(0) {
-        return Ok(());
-    }
     loop {
         let next = match consumer.recv().now_or_never() {
             Some(next) => next,
