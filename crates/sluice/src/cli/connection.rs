@@ -11,7 +11,8 @@ use rdkafka::ClientConfig;
 
 use super::error::CliError;
 
-/// Flags shared by `topic`, `produce` and `consume`.
+// Flags shared by `topic`, `produce` and `consume`. (A plain comment: clap would show a doc
+// comment here as the about text of every command that flattens these flags.)
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConnectionArgs {
     /// Broker(s) to bootstrap from: host:port[,host:port...].
