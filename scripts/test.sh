@@ -32,8 +32,14 @@ if [[ "${SKIP_CARGO_TEST:-0}" != 1 ]]; then
 fi
 
 note "pytest tests/python"
+log=$(mktemp -t sluice-pytest.XXXXXX.log)
 # shellcheck disable=SC2086
-timeout 40m .venv/bin/pytest tests/python ${PYTEST_ARGS:-}
-rc=$?
+timeout 40m .venv/bin/pytest tests/python ${PYTEST_ARGS:-} 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
 if [[ $rc -ne 0 ]]; then status=$rc; fi
+# Client libraries may still log from background threads while the interpreter exits; repeat
+# pytest's closing summary so it is the last line whatever they printed.
+summary=$(grep -E '^=+ .* in [0-9.]+s.* =+$' "$log" | tail -n 1)
+rm -f "$log"
+if [[ -n $summary ]]; then echo "$summary"; fi
 exit $status

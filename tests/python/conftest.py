@@ -326,7 +326,15 @@ def _new_broker(sluice_bin: Path, tmp_root: Path, args: list[str],
     b = SluiceBroker(sluice_bin, tmp_root / "data", tmp_root / "sluice.log", args, env)
     _register(b)
     if start:
-        b.start()
+        for attempt in range(3):
+            try:
+                b.start()
+                break
+            except RuntimeError:
+                # The free port may have been taken by someone else between probe and bind.
+                if attempt == 2 or "in use" not in tail(b.log_path, 4000).lower():
+                    raise
+                b.port = free_port()
     return b
 
 
@@ -535,7 +543,10 @@ def confluent_produce(bootstrap: str, topic: str, recs: list[Rec], timeout: floa
                 p.poll(0.05)
         if i % 1000 == 0:
             p.poll(0)
-    remaining = p.flush(timeout)
+    try:
+        remaining = p.flush(timeout)
+    finally:
+        p.close()
     assert remaining == 0, f"{remaining} records still undelivered after {timeout}s"
     errors = [(i, e) for i, e in enumerate(results) if not isinstance(e, tuple)]
     assert not errors, f"{len(errors)} delivery errors, first: {errors[:3]}"

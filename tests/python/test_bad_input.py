@@ -323,7 +323,11 @@ def assert_still_serving(broker) -> None:
     results = []
     p.produce(topic, b"still-alive", partition=0,
               on_delivery=lambda err, msg: results.append((err, msg.offset())))
-    assert p.flush(20) == 0 and results == [(None, 0)], f"health produce failed: {results}"
+    try:
+        left = p.flush(20)
+    finally:
+        p.close()
+    assert left == 0 and results == [(None, 0)], f"health produce failed: {results}"
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "health-" + topic,
                   "enable.auto.commit": False})
     try:

@@ -89,6 +89,8 @@ class ProducerThread(threading.Thread):
             assert left == 0, f"{self.name}: {left} records never acknowledged"
         except BaseException as exc:  # surfaced by the test after join()
             self.exc = exc
+        finally:
+            self.producer.close()
 
 
 def read_partition(bootstrap: str, topic: str, partition: int, deadline_s: float = 120) -> list:
