@@ -39,7 +39,7 @@ rc=${PIPESTATUS[0]}
 if [[ $rc -ne 0 ]]; then status=$rc; fi
 # Client libraries may still log from background threads while the interpreter exits; repeat
 # pytest's closing summary so it is the last line whatever they printed.
-summary=$(grep -E '^=+ .* in [0-9.]+s.* =+$' "$log" | tail -n 1)
+summary=$(grep -E '(passed|failed|errors?|skipped|no tests ran).* in [0-9.]+s' "$log" | tail -n 1)
 rm -f "$log"
 if [[ -n $summary ]]; then echo "$summary"; fi
 exit $status

@@ -20,8 +20,8 @@ from collections import Counter
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from conftest import (BASE_TS, assert_partitions_equal, confluent_consume, confluent_produce,
-                      create_topic, gen_records, wait_until)
+from conftest import (BASE_TS, assert_partitions_equal, confluent_admin, confluent_consume,
+                      confluent_produce, create_topic, gen_records, wait_until)
 from reference_kafka import dump_log_deep
 
 PARTITIONS = 6
@@ -245,3 +245,31 @@ def run_torn_tail_scenario(broker, topic: str, torn: bytes) -> None:
     segments = sorted((broker.data_dir / f"{topic}-0").glob("*.log"))
     ok, output = dump_log_deep(segments)
     assert ok, f"kafka-dump-log rejected the recovered segments:\n{output[-5000:]}"
+
+
+def test_clean_restart_keeps_data_configs_and_offsets(sluice_factory, unique_topic):
+    broker = sluice_factory()
+    run_clean_restart_scenario(broker, unique_topic())
+
+
+def run_clean_restart_scenario(broker, topic: str) -> None:
+    """SIGTERM, start again: topics, their configs, records and the next offsets all survive."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    create_topic(broker.bootstrap, topic, 3, {"retention.ms": "123456789", "cleanup.policy": "delete"})
+    recs = gen_records(3000, 3, seed=79)
+    confluent_produce(broker.bootstrap, topic, recs)
+
+    assert broker.stop() == 0, "SIGTERM must end the broker with exit code 0"
+    broker.start()
+
+    got = confluent_consume(broker.bootstrap, topic, {p: 1000 for p in range(3)})
+    assert_partitions_equal({p: [r for r in recs if r.partition == p] for p in range(3)}, got)
+    more = gen_records(3, 3, seed=80, base_ts=BASE_TS + 10_000)
+    acks = confluent_produce(broker.bootstrap, topic, more)
+    assert sorted(acks) == [(0, 1000), (1, 1000), (2, 1000)]
+
+    admin = confluent_admin(broker.bootstrap)
+    res = ConfigResource(ResourceType.TOPIC, topic)
+    entries = admin.describe_configs([res])[res].result(timeout=30)
+    assert entries["retention.ms"].value == "123456789"
