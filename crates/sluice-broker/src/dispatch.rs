@@ -70,6 +70,14 @@ apis! {
     CreateTopics => 2..=7, handlers::create_topics::handle;
     DeleteTopics => 1..=6, handlers::delete_topics::handle;
     InitProducerId => 0..=6, handlers::init_producer_id::handle;
+    DeleteRecords => 0..=2, handlers::delete_records::handle;
+    OffsetForLeaderEpoch => 2..=4, handlers::offset_for_leader_epoch::handle;
+    DescribeConfigs => 1..=4, handlers::describe_configs::handle;
+    AlterConfigs => 0..=2, handlers::alter_configs::handle;
+    DescribeLogDirs => 1..=4, handlers::describe_log_dirs::handle;
+    CreatePartitions => 0..=3, handlers::create_partitions::handle;
+    IncrementalAlterConfigs => 0..=1, handlers::incremental_alter_configs::handle;
+    DescribeCluster => 0..=2, handlers::describe_cluster::handle;
 }
 
 pub fn supported_range(key: ApiKey) -> Option<(i16, i16)> {

@@ -1,13 +1,22 @@
 //! One module per Kafka API. Each exposes `handle(&Ctx, Request) -> Outcome<Response>`; the
 //! table in [`crate::dispatch`] lists which versions each implements.
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod config_util;
+pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod describe_log_dirs;
 pub mod fetch;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 
 use kafka_protocol::protocol::StrBytes;
