@@ -4,7 +4,9 @@ Why: `--durable` promises that an acknowledged record survives any crash, at the
 acknowledged with, exactly once. Real producers keep retrying through the outage, so the
 broker must also rebuild idempotent-producer state after each crash and reject or deduplicate
 the retried batches it already wrote. Finally Kafka's own DumpLogSegments must accept every
-segment the broker left on disk.
+segment the broker left on disk. Also: a torn write at the tail is cut off by recovery, and a
+clean SIGTERM restart keeps everything. `pytest --broker=kafka` runs the same scenarios against
+Apache Kafka (log.flush.interval.messages=1 for --durable) to validate the expectations.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import os
 import random
 import re
+import signal
 import struct
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -22,7 +26,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from conftest import (BASE_TS, assert_partitions_equal, confluent_admin, confluent_consume,
                       confluent_produce, create_topic, gen_records, wait_until)
-from reference_kafka import dump_log_deep
+from reference_kafka import (KAFKA_SERVER, ReferenceKafka, dump_log_deep, kafka_command,
+                             wait_for_kafka_api)
 
 PARTITIONS = 6
 PRODUCERS = 4
@@ -112,20 +117,60 @@ def read_partition(bootstrap: str, topic: str, partition: int, deadline_s: float
         c.close()
 
 
-def test_sigkill_during_idempotent_produce_loses_and_duplicates_nothing(sluice_factory,
+class RestartableKafka(ReferenceKafka):
+    """The reference Apache Kafka with the same lifecycle as a Sluice broker (kill, start again
+    on the same port and data), so `pytest --broker=kafka` validates these scenarios too."""
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def start(self) -> "RestartableKafka":
+        if self.port == 0:  # first start: choose ports, format storage
+            return super().start()
+        env = {**os.environ, "KAFKA_HEAP_OPTS": os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx1g")}
+        self.proc = subprocess.Popen(kafka_command(KAFKA_SERVER, [str(self.config_file)]),
+                                     stdout=self._log_handle, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+        wait_for_kafka_api(self.host, self.port, 120, alive=lambda: self.proc.poll() is None)
+        return self
+
+    def stop(self) -> int:
+        super().stop()
+        return 0
+
+
+@pytest.fixture
+def crash_broker(request, sluice_factory):
+    """crash_broker(durable) -> a started broker with .bootstrap/.data_dir/.kill/.start/.stop."""
+    made = []
+
+    def make(durable: bool):
+        if request.config.getoption("--broker") != "kafka":
+            return sluice_factory(durable=durable)
+        props = {"log.flush.interval.messages": "1"} if durable else {}
+        k = RestartableKafka(extra_props=props)
+        made.append(k)
+        return k.start()
+
+    yield make
+    for k in made:
+        k.cleanup()
+
+
+def test_sigkill_during_idempotent_produce_loses_and_duplicates_nothing(crash_broker,
                                                                         unique_topic):
     seed = int(os.environ.get("SLUICE_CRASH_SEED", random.SystemRandom().randrange(1 << 30)))
     rng = random.Random(seed)
     print(f"crash test seed: {seed} (rerun with SLUICE_CRASH_SEED={seed})")
     kills = rng.randint(3, 5)
 
-    broker = sluice_factory(durable=True)
+    broker = crash_broker(durable=True)
     run_crash_scenario(broker, unique_topic(), rng, kills)
 
 
 def run_crash_scenario(broker, topic: str, rng: random.Random, kills: int) -> None:
-    """The scenario against any broker with .bootstrap, .data_dir, .kill(), .start(), .stop()
-    (also run by hand against Apache Kafka to validate these expectations)."""
+    """The scenario against any broker with .bootstrap, .data_dir, .kill(), .start(), .stop()."""
     create_topic(broker.bootstrap, topic, PARTITIONS)
 
     acked: list = []
@@ -216,8 +261,8 @@ TORN_TAILS = {
 
 
 @pytest.mark.parametrize("tail", sorted(TORN_TAILS))
-def test_torn_tail_is_truncated_on_recovery(sluice_factory, unique_topic, tail):
-    broker = sluice_factory(durable=True)
+def test_torn_tail_is_truncated_on_recovery(crash_broker, unique_topic, tail):
+    broker = crash_broker(durable=True)
     run_torn_tail_scenario(broker, unique_topic(), TORN_TAILS[tail])
 
 
@@ -247,8 +292,8 @@ def run_torn_tail_scenario(broker, topic: str, torn: bytes) -> None:
     assert ok, f"kafka-dump-log rejected the recovered segments:\n{output[-5000:]}"
 
 
-def test_clean_restart_keeps_data_configs_and_offsets(sluice_factory, unique_topic):
-    broker = sluice_factory()
+def test_clean_restart_keeps_data_configs_and_offsets(crash_broker, unique_topic):
+    broker = crash_broker(durable=False)
     run_clean_restart_scenario(broker, unique_topic())
 
 
