@@ -18,6 +18,7 @@ are deterministic).
 
 from __future__ import annotations
 
+import gc
 import socket
 import struct
 import time
@@ -56,8 +57,11 @@ SOURCE_MAY_DIFFER = {"min.insync.replicas"}
 def brokers(request, kafka_ref):
     """{"kafka": reference, "sluice": candidate}; with --broker=kafka the candidate is Kafka too."""
     if request.config.getoption("--broker") == "kafka":
-        return {"kafka": kafka_ref, "sluice": kafka_ref}
-    return {"kafka": kafka_ref, "sluice": request.getfixturevalue("sluice_module")}
+        yield {"kafka": kafka_ref, "sluice": kafka_ref}
+    else:
+        yield {"kafka": kafka_ref, "sluice": request.getfixturevalue("sluice_module")}
+    _ADMINS.clear()  # destroys the AdminClients before their brokers stop (no reconnect noise)
+    gc.collect()
 
 
 class Names:
