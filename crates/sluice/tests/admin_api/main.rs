@@ -4,24 +4,29 @@
 //! Why: operators and tools (kafka-configs, kafka-delete-records, Cruise Control, UIs) drive a
 //! cluster through these, and they read the exact error codes and messages Kafka sends. Each test
 //! proves one such promise against a real `sluice serve` process. librdkafka is the client where
-//! it has the API (through the rdkafka crate, or its C API where the crate has no wrapper);
-//! DescribeLogDirs and OffsetForLeaderEpoch, which librdkafka does not expose, are spoken on the
-//! wire by the small [`wire`] client below, byte for byte as Kafka's protocol guide defines them.
+//! it has the API (through the rdkafka crate, or its C API where the crate has no wrapper or
+//! drops the per-resource errors). DescribeCluster, DescribeLogDirs and OffsetForLeaderEpoch,
+//! which librdkafka does not send (its DescribeCluster asks Metadata instead), and requests
+//! librdkafka refuses to build, go through the small [`wire`] client.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod librdkafka;
+mod wire;
 
 use std::collections::BTreeMap;
-use std::ffi::{CStr, CString};
 
 use common::{admin_options, block_on, produce_all, unique_topic, Broker, Rec};
-use rdkafka::admin::{AdminClient, AlterConfig, NewPartitions, ResourceSpecifier};
-use rdkafka::bindings as rd;
-use rdkafka::client::DefaultClientContext;
+use librdkafka::{alter, alter_topic, describe, describe_topic, Api, Op, Outcome};
+use rdkafka::admin::{AlterConfig, NewPartitions, ResourceSpecifier};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
+use wire::{
+    alter_configs_raw, describe_cluster, describe_configs_raw, describe_log_dirs,
+    offset_for_leader_epoch, Cluster, RawResource,
+};
 
 // Kafka error codes the tests expect.
-const NONE: i32 = 0;
 const UNKNOWN_TOPIC_OR_PARTITION: i32 = 3;
 const INVALID_CONFIG: i32 = 40;
 const INVALID_REQUEST: i32 = 42;
@@ -32,679 +37,6 @@ const UNKNOWN_LEADER_EPOCH: i16 = 75;
 const DYNAMIC_TOPIC: i32 = 1;
 const STATIC_BROKER: i32 = 4;
 const DEFAULT: i32 = 5;
-
-// ------------------------------------------------------------------------------------------
-// librdkafka's C API for what the rdkafka crate does not wrap (synonyms, error messages,
-// IncrementalAlterConfigs, DescribeCluster)
-// ------------------------------------------------------------------------------------------
-
-/// A config entry as librdkafka's DescribeConfigs result reports it.
-#[derive(Debug, Clone)]
-struct Entry {
-    value: Option<String>,
-    source: i32,
-    read_only: bool,
-    sensitive: bool,
-    /// (name, value, source), most specific first.
-    synonyms: Vec<(String, Option<String>, i32)>,
-}
-
-/// Per-resource outcome of a config call: Kafka's error code and message.
-#[derive(Debug, Clone, PartialEq)]
-struct Outcome {
-    code: i32,
-    message: Option<String>,
-}
-
-impl Outcome {
-    fn ok() -> Outcome {
-        Outcome {
-            code: NONE,
-            message: None,
-        }
-    }
-
-    fn err(code: i32, message: &str) -> Outcome {
-        Outcome {
-            code,
-            message: Some(message.to_string()),
-        }
-    }
-}
-
-unsafe fn opt_str(p: *const std::ffi::c_char) -> Option<String> {
-    (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
-}
-
-/// Runs one librdkafka admin operation and hands its result event to `read`. Everything
-/// created here is destroyed here; `read` must copy out what it needs.
-fn admin_call<T>(
-    admin: &AdminClient<DefaultClientContext>,
-    op: rd::rd_kafka_admin_op_t,
-    validate_only: bool,
-    start: impl FnOnce(*mut rd::rd_kafka_t, *mut rd::rd_kafka_AdminOptions_t, *mut rd::rd_kafka_queue_t),
-    read: impl FnOnce(*mut rd::rd_kafka_event_t) -> T,
-) -> T {
-    let rk = admin.inner().native_ptr();
-    // SAFETY: plain use of librdkafka's admin C API on objects created and destroyed here.
-    unsafe {
-        let queue = rd::rd_kafka_queue_new(rk);
-        let options = rd::rd_kafka_AdminOptions_new(rk, op);
-        let mut errstr = [0 as std::ffi::c_char; 256];
-        rd::rd_kafka_AdminOptions_set_request_timeout(
-            options,
-            10_000,
-            errstr.as_mut_ptr(),
-            errstr.len(),
-        );
-        if validate_only {
-            rd::rd_kafka_AdminOptions_set_validate_only(
-                options,
-                1,
-                errstr.as_mut_ptr(),
-                errstr.len(),
-            );
-        }
-        start(rk, options, queue);
-        let event = rd::rd_kafka_queue_poll(queue, 15_000);
-        assert!(!event.is_null(), "no result for {op:?} within 15s");
-        let failed =
-            rd::rd_kafka_event_error(event) != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR;
-        let message = failed.then(|| opt_str(rd::rd_kafka_event_error_string(event)));
-        let out = if failed { None } else { Some(read(event)) };
-        rd::rd_kafka_event_destroy(event);
-        rd::rd_kafka_AdminOptions_destroy(options);
-        rd::rd_kafka_queue_destroy(queue);
-        out.unwrap_or_else(|| panic!("{op:?} failed: {message:?}"))
-    }
-}
-
-fn resource_type(specifier: ResourceSpecifier<'_>) -> (rd::rd_kafka_ResourceType_t, String) {
-    match specifier {
-        ResourceSpecifier::Topic(t) => (
-            rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
-            t.to_string(),
-        ),
-        ResourceSpecifier::Broker(id) => (
-            rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_BROKER,
-            id.to_string(),
-        ),
-        ResourceSpecifier::Group(g) => (
-            rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_GROUP,
-            g.to_string(),
-        ),
-    }
-}
-
-unsafe fn resource_outcome(res: *const rd::rd_kafka_ConfigResource_t) -> Outcome {
-    Outcome {
-        code: rd::rd_kafka_ConfigResource_error(res) as i32,
-        message: opt_str(rd::rd_kafka_ConfigResource_error_string(res)),
-    }
-}
-
-/// DescribeConfigs (with synonyms) of one resource, optionally only `keys`.
-fn describe(
-    broker: &Broker,
-    specifier: ResourceSpecifier<'_>,
-    keys: &[&str],
-) -> Result<BTreeMap<String, Entry>, Outcome> {
-    let (restype, name) = resource_type(specifier);
-    let name = CString::new(name).expect("no NUL");
-    let keys: Vec<CString> = keys
-        .iter()
-        .map(|k| CString::new(*k).expect("no NUL"))
-        .collect();
-    admin_call(
-        &broker.admin(),
-        rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS,
-        false,
-        // SAFETY: the resource array is handed to librdkafka, which copies it, then destroyed.
-        |rk, options, queue| unsafe {
-            let mut res = [rd::rd_kafka_ConfigResource_new(restype, name.as_ptr())];
-            for k in &keys {
-                // DescribeConfigs sends only the names; librdkafka wants a value.
-                rd::rd_kafka_ConfigResource_set_config(res[0], k.as_ptr(), c"".as_ptr());
-            }
-            rd::rd_kafka_DescribeConfigs(rk, res.as_mut_ptr(), 1, options, queue);
-            rd::rd_kafka_ConfigResource_destroy(res[0]);
-        },
-        // SAFETY: result objects are owned by the event, which outlives this closure.
-        |event| unsafe {
-            let result = rd::rd_kafka_event_DescribeConfigs_result(event);
-            let mut n = 0usize;
-            let resources = rd::rd_kafka_DescribeConfigs_result_resources(result, &mut n);
-            assert_eq!(n, 1, "one resource asked, {n} answered");
-            let res = *resources;
-            let outcome = resource_outcome(res);
-            if outcome.code != NONE {
-                return Err(outcome);
-            }
-            let mut n = 0usize;
-            let entries = rd::rd_kafka_ConfigResource_configs(res, &mut n);
-            Ok((0..n)
-                .map(|i| {
-                    let e = *entries.add(i);
-                    let mut ns = 0usize;
-                    let syns = rd::rd_kafka_ConfigEntry_synonyms(e, &mut ns);
-                    let synonyms = (0..ns)
-                        .map(|j| {
-                            let s = *syns.add(j);
-                            (
-                                opt_str(rd::rd_kafka_ConfigEntry_name(s)).unwrap_or_default(),
-                                opt_str(rd::rd_kafka_ConfigEntry_value(s)),
-                                rd::rd_kafka_ConfigEntry_source(s) as i32,
-                            )
-                        })
-                        .collect();
-                    let entry = Entry {
-                        value: opt_str(rd::rd_kafka_ConfigEntry_value(e)),
-                        source: rd::rd_kafka_ConfigEntry_source(e) as i32,
-                        read_only: rd::rd_kafka_ConfigEntry_is_read_only(e) != 0,
-                        sensitive: rd::rd_kafka_ConfigEntry_is_sensitive(e) != 0,
-                        synonyms,
-                    };
-                    (
-                        opt_str(rd::rd_kafka_ConfigEntry_name(e)).unwrap_or_default(),
-                        entry,
-                    )
-                })
-                .collect())
-        },
-    )
-}
-
-fn describe_topic(broker: &Broker, topic: &str) -> BTreeMap<String, Entry> {
-    describe(broker, ResourceSpecifier::Topic(topic), &[])
-        .unwrap_or_else(|e| panic!("DescribeConfigs {topic}: {e:?}"))
-}
-
-/// One incremental operation: SET, DELETE, APPEND or SUBTRACT.
-#[derive(Clone, Copy)]
-enum Op<'a> {
-    Set(&'a str, &'a str),
-    Delete(&'a str),
-    Append(&'a str, &'a str),
-    Subtract(&'a str, &'a str),
-}
-
-/// Which alter API to call.
-#[derive(Clone, Copy, PartialEq)]
-enum Api {
-    /// AlterConfigs: the request's SET entries become the whole override set.
-    Legacy,
-    Incremental,
-}
-
-/// AlterConfigs or IncrementalAlterConfigs on several resources at once: one outcome per
-/// resource, in request order. The rdkafka crate's own `alter_configs` drops per-resource
-/// errors, hence the C API.
-fn alter(
-    broker: &Broker,
-    api: Api,
-    resources: &[(ResourceSpecifier<'_>, &[Op<'_>])],
-    validate_only: bool,
-) -> Vec<Outcome> {
-    use rd::rd_kafka_AlterConfigOpType_t as T;
-    let prepared: Vec<_> = resources
-        .iter()
-        .map(|(spec, ops)| {
-            let (restype, name) = resource_type(*spec);
-            let ops: Vec<_> = ops
-                .iter()
-                .map(|op| {
-                    let (ty, key, value) = match *op {
-                        Op::Set(k, v) => (T::RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET, k, Some(v)),
-                        Op::Delete(k) => (T::RD_KAFKA_ALTER_CONFIG_OP_TYPE_DELETE, k, None),
-                        Op::Append(k, v) => (T::RD_KAFKA_ALTER_CONFIG_OP_TYPE_APPEND, k, Some(v)),
-                        Op::Subtract(k, v) => {
-                            (T::RD_KAFKA_ALTER_CONFIG_OP_TYPE_SUBTRACT, k, Some(v))
-                        }
-                    };
-                    assert!(
-                        api == Api::Incremental || ty == T::RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET,
-                        "AlterConfigs only sets"
-                    );
-                    (
-                        ty,
-                        CString::new(key).expect("no NUL"),
-                        value.map(|v| CString::new(v).expect("no NUL")),
-                    )
-                })
-                .collect();
-            (restype, CString::new(name).expect("no NUL"), ops)
-        })
-        .collect();
-    let op = match api {
-        Api::Legacy => rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_ALTERCONFIGS,
-        Api::Incremental => rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_INCREMENTALALTERCONFIGS,
-    };
-    admin_call(
-        &broker.admin(),
-        op,
-        validate_only,
-        // SAFETY: the resource array is handed to librdkafka, which copies it, then destroyed.
-        |rk, options, queue| unsafe {
-            let mut res: Vec<_> = prepared
-                .iter()
-                .map(|(restype, name, ops)| {
-                    let r = rd::rd_kafka_ConfigResource_new(*restype, name.as_ptr());
-                    for (ty, key, value) in ops {
-                        let value = value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr());
-                        if api == Api::Legacy {
-                            let err =
-                                rd::rd_kafka_ConfigResource_set_config(r, key.as_ptr(), value);
-                            assert_eq!(err, rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR);
-                        } else {
-                            let err = rd::rd_kafka_ConfigResource_add_incremental_config(
-                                r,
-                                key.as_ptr(),
-                                *ty,
-                                value,
-                            );
-                            assert!(
-                                err.is_null(),
-                                "librdkafka refused an incremental op locally"
-                            );
-                        }
-                    }
-                    r
-                })
-                .collect();
-            match api {
-                Api::Legacy => {
-                    rd::rd_kafka_AlterConfigs(rk, res.as_mut_ptr(), res.len(), options, queue)
-                }
-                Api::Incremental => rd::rd_kafka_IncrementalAlterConfigs(
-                    rk,
-                    res.as_mut_ptr(),
-                    res.len(),
-                    options,
-                    queue,
-                ),
-            }
-            for r in res {
-                rd::rd_kafka_ConfigResource_destroy(r);
-            }
-        },
-        // SAFETY: result objects are owned by the event, which outlives this closure.
-        |event| unsafe {
-            let mut n = 0usize;
-            let resources = match api {
-                Api::Legacy => rd::rd_kafka_AlterConfigs_result_resources(
-                    rd::rd_kafka_event_AlterConfigs_result(event),
-                    &mut n,
-                ),
-                Api::Incremental => rd::rd_kafka_IncrementalAlterConfigs_result_resources(
-                    rd::rd_kafka_event_IncrementalAlterConfigs_result(event),
-                    &mut n,
-                ),
-            };
-            // librdkafka may answer in any order; match the answers to the request by name.
-            let answers: Vec<(String, Outcome)> = (0..n)
-                .map(|i| {
-                    let r = *resources.add(i);
-                    (
-                        opt_str(rd::rd_kafka_ConfigResource_name(r)).unwrap_or_default(),
-                        resource_outcome(r),
-                    )
-                })
-                .collect();
-            prepared
-                .iter()
-                .map(|(_, name, _)| {
-                    let name = name.to_string_lossy();
-                    answers
-                        .iter()
-                        .find(|(n, _)| *n == name)
-                        .map(|(_, o)| o.clone())
-                        .expect("an answer per resource")
-                })
-                .collect()
-        },
-    )
-}
-
-fn alter_topic(broker: &Broker, topic: &str, ops: &[Op<'_>]) -> Outcome {
-    alter(
-        broker,
-        Api::Incremental,
-        &[(ResourceSpecifier::Topic(topic), ops)],
-        false,
-    )
-    .remove(0)
-}
-
-// ------------------------------------------------------------------------------------------
-// A minimal Kafka wire client for the APIs librdkafka has no call for
-// ------------------------------------------------------------------------------------------
-
-mod wire {
-    use std::io::{Read, Write};
-    use std::net::{SocketAddr, TcpStream};
-    use std::time::Duration;
-
-    /// One connection; requests are sent one at a time.
-    pub struct Conn {
-        stream: TcpStream,
-        correlation_id: i32,
-    }
-
-    impl Conn {
-        pub fn open(addr: SocketAddr) -> Conn {
-            let stream =
-                TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connecting");
-            stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .expect("read timeout");
-            Conn {
-                stream,
-                correlation_id: 0,
-            }
-        }
-
-        /// Sends one request and returns the response body (after its header). `flexible`
-        /// versions use request header v2 and response header v1 (with tagged fields).
-        pub fn call(&mut self, api_key: i16, version: i16, flexible: bool, body: &[u8]) -> Vec<u8> {
-            self.correlation_id += 1;
-            let mut req = Vec::new();
-            req.extend(api_key.to_be_bytes());
-            req.extend(version.to_be_bytes());
-            req.extend(self.correlation_id.to_be_bytes());
-            put_string(&mut req, "admin-api-test");
-            if flexible {
-                req.push(0); // no tagged fields
-            }
-            req.extend(body);
-            let mut frame = (req.len() as i32).to_be_bytes().to_vec();
-            frame.extend(req);
-            self.stream.write_all(&frame).expect("sending a request");
-            let mut len = [0u8; 4];
-            self.stream
-                .read_exact(&mut len)
-                .expect("reading a response size");
-            let mut resp = vec![0u8; i32::from_be_bytes(len) as usize];
-            self.stream
-                .read_exact(&mut resp)
-                .expect("reading a response");
-            let mut r = Reader(&resp);
-            assert_eq!(r.i32(), self.correlation_id, "correlation id");
-            if flexible {
-                r.skip_tags();
-            }
-            r.0.to_vec()
-        }
-    }
-
-    pub fn put_string(buf: &mut Vec<u8>, s: &str) {
-        buf.extend((s.len() as i16).to_be_bytes());
-        buf.extend(s.as_bytes());
-    }
-
-    pub fn put_uvarint(buf: &mut Vec<u8>, mut v: u32) {
-        while v >= 0x80 {
-            buf.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        buf.push(v as u8);
-    }
-
-    pub fn put_compact_string(buf: &mut Vec<u8>, s: &str) {
-        put_uvarint(buf, s.len() as u32 + 1);
-        buf.extend(s.as_bytes());
-    }
-
-    /// Reads big-endian fields off the front of a response.
-    pub struct Reader<'a>(pub &'a [u8]);
-
-    impl Reader<'_> {
-        fn take<const N: usize>(&mut self) -> [u8; N] {
-            let (head, rest) = self.0.split_at(N);
-            self.0 = rest;
-            head.try_into().expect("N bytes")
-        }
-        pub fn i8(&mut self) -> i8 {
-            self.take::<1>()[0] as i8
-        }
-        pub fn bool(&mut self) -> bool {
-            self.take::<1>()[0] != 0
-        }
-        pub fn i16(&mut self) -> i16 {
-            i16::from_be_bytes(self.take())
-        }
-        pub fn i32(&mut self) -> i32 {
-            i32::from_be_bytes(self.take())
-        }
-        pub fn i64(&mut self) -> i64 {
-            i64::from_be_bytes(self.take())
-        }
-        pub fn uvarint(&mut self) -> u32 {
-            let (mut v, mut shift) = (0u32, 0);
-            loop {
-                let b = self.take::<1>()[0];
-                v |= u32::from(b & 0x7f) << shift;
-                if b & 0x80 == 0 {
-                    return v;
-                }
-                shift += 7;
-            }
-        }
-        pub fn string(&mut self) -> String {
-            let n = self.i16() as usize;
-            let (s, rest) = self.0.split_at(n);
-            self.0 = rest;
-            String::from_utf8(s.to_vec()).expect("UTF-8")
-        }
-        pub fn compact_string(&mut self) -> String {
-            let n = self.uvarint() as usize - 1;
-            let (s, rest) = self.0.split_at(n);
-            self.0 = rest;
-            String::from_utf8(s.to_vec()).expect("UTF-8")
-        }
-        pub fn nullable_string(&mut self) -> Option<String> {
-            if self.0.starts_with(&[0xff, 0xff]) {
-                self.0 = &self.0[2..];
-                return None;
-            }
-            Some(self.string())
-        }
-        pub fn compact_nullable_string(&mut self) -> Option<String> {
-            if self.0.first() == Some(&0) {
-                self.0 = &self.0[1..];
-                return None;
-            }
-            Some(self.compact_string())
-        }
-        /// Length of a classic array.
-        pub fn array(&mut self) -> usize {
-            self.i32() as usize
-        }
-        /// Length of a compact (non-null) array.
-        pub fn compact_array(&mut self) -> usize {
-            self.uvarint() as usize - 1
-        }
-        pub fn skip_tags(&mut self) {
-            for _ in 0..self.uvarint() {
-                let _tag = self.uvarint();
-                let len = self.uvarint() as usize;
-                self.0 = &self.0[len..];
-            }
-        }
-    }
-}
-
-/// One log dir from DescribeLogDirs: (path, error, topic -> partition -> size, total, usable).
-struct LogDir {
-    path: String,
-    error: i16,
-    sizes: BTreeMap<String, BTreeMap<i32, i64>>,
-    total_bytes: i64,
-    usable_bytes: i64,
-}
-
-/// DescribeLogDirs v4 (flexible). `topics` None asks for every partition.
-fn describe_log_dirs(broker: &Broker, topics: Option<&[(&str, &[i32])]>) -> Vec<LogDir> {
-    let mut body = Vec::new();
-    match topics {
-        None => wire::put_uvarint(&mut body, 0),
-        Some(list) => {
-            wire::put_uvarint(&mut body, list.len() as u32 + 1);
-            for (name, partitions) in list {
-                wire::put_compact_string(&mut body, name);
-                wire::put_uvarint(&mut body, partitions.len() as u32 + 1);
-                for p in *partitions {
-                    body.extend(p.to_be_bytes());
-                }
-                body.push(0);
-            }
-        }
-    }
-    body.push(0);
-    let resp = wire::Conn::open(broker.addr()).call(35, 4, true, &body);
-    let mut r = wire::Reader(&resp);
-    let _throttle = r.i32();
-    assert_eq!(r.i16(), 0, "top-level error code");
-    let dirs = (0..r.compact_array())
-        .map(|_| {
-            let error = r.i16();
-            let path = r.compact_string();
-            let mut sizes = BTreeMap::new();
-            for _ in 0..r.compact_array() {
-                let name = r.compact_string();
-                let mut parts = BTreeMap::new();
-                for _ in 0..r.compact_array() {
-                    let index = r.i32();
-                    let size = r.i64();
-                    assert_eq!(r.i64(), 0, "offset lag");
-                    assert!(!r.bool(), "is_future_key");
-                    r.skip_tags();
-                    parts.insert(index, size);
-                }
-                r.skip_tags();
-                sizes.insert(name, parts);
-            }
-            let (total_bytes, usable_bytes) = (r.i64(), r.i64());
-            r.skip_tags();
-            LogDir {
-                path,
-                error,
-                sizes,
-                total_bytes,
-                usable_bytes,
-            }
-        })
-        .collect();
-    r.skip_tags();
-    dirs
-}
-
-/// A raw AlterConfigs resource: (resource type, name, [(key, value)]).
-type RawResource<'a> = (i8, &'a str, &'a [(&'a str, Option<&'a str>)]);
-
-/// AlterConfigs v1 on the wire, for requests librdkafka refuses to build (duplicates, nulls,
-/// unknown resource types): one (error code, message) per resource.
-fn alter_configs_raw(broker: &Broker, resources: &[RawResource<'_>]) -> Vec<(i16, Option<String>)> {
-    let mut body = Vec::new();
-    body.extend((resources.len() as i32).to_be_bytes());
-    for (ty, name, configs) in resources {
-        body.push(*ty as u8);
-        wire::put_string(&mut body, name);
-        body.extend((configs.len() as i32).to_be_bytes());
-        for (key, value) in *configs {
-            wire::put_string(&mut body, key);
-            match value {
-                Some(v) => wire::put_string(&mut body, v),
-                None => body.extend((-1i16).to_be_bytes()),
-            }
-        }
-    }
-    body.push(0); // validate_only
-    let resp = wire::Conn::open(broker.addr()).call(33, 1, false, &body);
-    let mut r = wire::Reader(&resp);
-    let _throttle = r.i32();
-    (0..r.array())
-        .map(|_| {
-            let (code, message) = (r.i16(), r.nullable_string());
-            let (_ty, _name) = (r.i8(), r.string());
-            (code, message)
-        })
-        .collect()
-}
-
-/// DescribeCluster's answer.
-#[derive(Debug, PartialEq)]
-struct Cluster {
-    error: i16,
-    message: Option<String>,
-    cluster_id: String,
-    controller: i32,
-    /// (id, host, port, fenced)
-    brokers: Vec<(i32, String, i32, bool)>,
-    authorized_operations: i32,
-}
-
-/// DescribeCluster v1 or v2 (both flexible) with the given endpoint type.
-fn describe_cluster(broker: &Broker, version: i16, endpoint_type: i8) -> Cluster {
-    let mut body = vec![1u8, endpoint_type as u8]; // include_cluster_authorized_operations
-    if version >= 2 {
-        body.push(1); // include_fenced_brokers
-    }
-    body.push(0);
-    let resp = wire::Conn::open(broker.addr()).call(60, version, true, &body);
-    let mut r = wire::Reader(&resp);
-    let _throttle = r.i32();
-    let error = r.i16();
-    let message = r.compact_nullable_string();
-    assert_eq!(r.i8(), 1, "endpoint type of the answer");
-    let cluster_id = r.compact_string();
-    let controller = r.i32();
-    let brokers = (0..r.compact_array())
-        .map(|_| {
-            let (id, host, port) = (r.i32(), r.compact_string(), r.i32());
-            assert_eq!(r.compact_nullable_string(), None, "rack");
-            let fenced = version >= 2 && r.bool();
-            r.skip_tags();
-            (id, host, port, fenced)
-        })
-        .collect();
-    let authorized_operations = r.i32();
-    r.skip_tags();
-    Cluster {
-        error,
-        message,
-        cluster_id,
-        controller,
-        brokers,
-        authorized_operations,
-    }
-}
-
-/// OffsetForLeaderEpoch v3 for one partition: (error, leader_epoch, end_offset).
-fn offset_for_leader_epoch(
-    broker: &Broker,
-    topic: &str,
-    partition: i32,
-    current_epoch: i32,
-    epoch: i32,
-) -> (i16, i32, i64) {
-    let mut body = Vec::new();
-    body.extend((-1i32).to_be_bytes()); // replica_id: a consumer
-    body.extend(1i32.to_be_bytes());
-    wire::put_string(&mut body, topic);
-    body.extend(1i32.to_be_bytes());
-    body.extend(partition.to_be_bytes());
-    body.extend(current_epoch.to_be_bytes());
-    body.extend(epoch.to_be_bytes());
-    let resp = wire::Conn::open(broker.addr()).call(23, 3, false, &body);
-    let mut r = wire::Reader(&resp);
-    let _throttle = r.i32();
-    assert_eq!(r.array(), 1, "topics");
-    assert_eq!(r.string(), topic);
-    assert_eq!(r.array(), 1, "partitions");
-    let error = r.i16();
-    assert_eq!(r.i32(), partition);
-    (error, r.i32(), r.i64())
-}
 
 // ------------------------------------------------------------------------------------------
 // DescribeConfigs
@@ -766,6 +98,60 @@ fn describe_configs_of_a_missing_or_invalid_topic_is_an_error() {
 
     let invalid = describe(&broker, ResourceSpecifier::Topic("bad/name"), &[]).unwrap_err();
     assert_eq!(invalid.code, 17, "INVALID_TOPIC_EXCEPTION: {invalid:?}");
+}
+
+#[test]
+fn describe_configs_v4_adds_types_and_documentation() {
+    let broker = Broker::start();
+    let topic = unique_topic("describe-v4");
+    broker.create_topic(&topic, 1, &[("retention.ms", "60000")]);
+    let results = describe_configs_raw(
+        &broker,
+        &[(2, topic.as_str()), (4, ""), (4, "7"), (8, "0"), (8, "")],
+        false,
+        true,
+    );
+
+    let configs = &results[0].configs;
+    assert_eq!(results[0].error, 0);
+    let retention = &configs["retention.ms"];
+    assert_eq!(
+        (retention.value.as_deref(), retention.source),
+        (Some("60000"), DYNAMIC_TOPIC as i8)
+    );
+    assert_eq!(retention.config_type, 5, "LONG");
+    assert_eq!(retention.synonyms, 0, "synonyms were not asked for");
+    assert!(
+        retention
+            .documentation
+            .as_ref()
+            .is_some_and(|d| !d.is_empty()),
+        "documentation was asked for"
+    );
+    assert_eq!(configs["cleanup.policy"].config_type, 7, "LIST");
+    assert_eq!(configs["preallocate"].config_type, 1, "BOOLEAN");
+
+    // The unnamed broker resource holds cluster-wide dynamic settings: none in Sluice.
+    assert_eq!((results[1].error, results[1].configs.len()), (0, 0));
+    assert_eq!(
+        (results[2].error, results[2].message.as_deref()),
+        (
+            INVALID_REQUEST as i16,
+            Some("Unexpected broker id, expected 0 or empty string, but received 7")
+        )
+    );
+    // Sluice has no run-time adjustable loggers.
+    assert_eq!((results[3].error, results[3].configs.len()), (0, 0));
+    assert_eq!(
+        (results[4].error, results[4].message.as_deref()),
+        (INVALID_REQUEST as i16, Some("Broker id must not be empty"))
+    );
+
+    // A resource type Kafka does not know fails the whole request.
+    let results = describe_configs_raw(&broker, &[(2, topic.as_str()), (99, "x")], false, false);
+    assert!(results
+        .iter()
+        .all(|r| r.error == INVALID_REQUEST as i16 && r.configs.is_empty()));
 }
 
 #[test]
