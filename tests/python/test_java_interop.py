@@ -12,10 +12,12 @@ program's expectations are Kafka's behaviour, so a `sluice` failure is a Sluice 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -31,18 +33,41 @@ STAGE_RE = re.compile(r"^STAGE (\S+) (PASS|FAIL) (.*)$")
 @pytest.fixture(scope="session")
 def interop_classpath() -> str:
     """Compiles the interop program once per session (offline first, then with Maven Central)."""
+    assert shutil.which("java"), "java not found: install a JDK 17+"
+    classes = JAVA_DIR / "target" / "classes"
+    classpath = f"{classes}:{JAVA_DIR / 'target' / 'dependency'}/*"
+    if _build_is_current(classes):
+        return classpath
     mvn = shutil.which("mvn")
     assert mvn, "mvn not found: install Maven (scripts/install-test-deps.sh does)"
-    assert shutil.which("java"), "java not found: install a JDK 17+"
     goals = ["-B", "-q", f"-Dmaven.repo.local={CACHE_DIR / 'm2'}", "-f", str(JAVA_DIR / "pom.xml"),
              "compile", "dependency:copy-dependencies"]
     proc = subprocess.run([mvn, "-o", *goals], capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:  # first build on this machine: dependencies not in .cache/m2 yet
         proc = subprocess.run([mvn, *goals], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"building {JAVA_DIR} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    classes = JAVA_DIR / "target" / "classes"
-    assert (classes / "dev" / "sluice" / "interop" / "InteropMain.class").exists()
-    return f"{classes}:{JAVA_DIR / 'target' / 'dependency'}/*"
+    STAMP.write_text(_sources_digest())
+    assert _build_is_current(classes), f"mvn succeeded but left no classes or dependencies in {classes.parent}"
+    return classpath
+
+
+STAMP = JAVA_DIR / "target" / "sources.sha256"
+
+
+def _sources_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted([JAVA_DIR / "pom.xml", *(JAVA_DIR / "src").rglob("*")]):
+        if path.is_file():
+            digest.update(str(path.relative_to(JAVA_DIR)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _build_is_current(classes: Path) -> bool:
+    """True when the last successful build was of exactly the current pom and sources."""
+    marker = classes / "dev" / "sluice" / "interop" / "InteropMain.class"
+    deps = list((JAVA_DIR / "target" / "dependency").glob("kafka-clients-*.jar"))
+    return (marker.exists() and bool(deps) and STAMP.exists()
+            and STAMP.read_text().strip() == _sources_digest())
 
 
 @pytest.fixture(scope="module", params=["kafka", "sluice"])
