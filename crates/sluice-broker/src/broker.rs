@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::BrokerConfig;
 use crate::fetch_session::FetchSessionCache;
 use crate::flusher::Flusher;
+use crate::group::GroupCoordinator;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::topics::TopicRegistry;
 
@@ -20,6 +21,8 @@ pub struct Broker {
     pub producer_ids: ProducerIdAllocator,
     pub fetch_sessions: FetchSessionCache,
     pub flusher: Flusher,
+    /// Consumer groups and committed offsets (group coordinator; see crate::group).
+    pub groups: GroupCoordinator,
     pub shutdown: CancellationToken,
 }
 
@@ -54,11 +57,14 @@ impl Broker {
         let meta_dir = config.data_dir.join("__sluice");
         std::fs::create_dir_all(&meta_dir)?;
         let topics = TopicRegistry::open(config.clone())?;
+        // Group coordinator: replays __consumer_offsets, so it opens after the topics.
+        let groups = GroupCoordinator::open(&config, &topics)?;
         Ok(Arc::new(Broker {
             producer_ids: ProducerIdAllocator::open(&meta_dir)?,
             fetch_sessions: FetchSessionCache::new(1000),
             flusher: Flusher::start(),
             shutdown: CancellationToken::new(),
+            groups,
             topics,
             cluster_id,
             config,
@@ -91,6 +97,8 @@ impl Broker {
         tasks.push(tokio::spawn(crate::background::maintenance_loop(
             self.clone(),
         )));
+        // Group coordinator deadlines (sessions, rebalances, offset retention).
+        tasks.push(tokio::spawn(crate::group::run_timers(self.clone())));
         for listener in listeners {
             tasks.push(tokio::spawn(crate::server::accept_loop(
                 self.clone(),

@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod error;
 pub mod fetch_session;
 pub mod flusher;
+pub mod group;
 pub mod handlers;
 pub mod ids;
 pub mod partition;
