@@ -25,7 +25,8 @@ CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 def kcat(*args: str, input: bytes | None = None, timeout: float = 120) -> bytes:
     """Runs kcat, failing the test on a non-zero exit or an error line on stderr."""
     assert shutil.which(KCAT), "kcat is not installed (scripts/install-test-deps.sh installs it)"
-    proc = subprocess.run([KCAT, *args], input=input, capture_output=True, timeout=timeout)
+    stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+    proc = subprocess.run([KCAT, *args], capture_output=True, timeout=timeout, **stdin)
     err = proc.stderr.decode(errors="replace")
     assert proc.returncode == 0, f"kcat {' '.join(args)} exited {proc.returncode}:\n{err[-3000:]}"
     assert "ERROR" not in err, f"kcat {' '.join(args)} reported errors:\n{err[-3000:]}"
