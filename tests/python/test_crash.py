@@ -183,14 +183,16 @@ def run_crash_scenario(broker, topic: str, rng: random.Random, kills: int) -> No
         with lock:
             return len(acked)
 
+    in_flight: list[int] = []  # records produced but not yet acknowledged at each kill
     try:
         for k in range(kills):
             target = acks() + rng.randint(*ACKS_BETWEEN_KILLS)
             wait_until(lambda: acks() >= target or any(p.exc for p in producers), 120,
                        f"{target} acknowledged records before kill #{k + 1}")
             assert not any(p.exc for p in producers), [p.exc for p in producers]
+            in_flight.append(sum(p.outstanding for p in producers))
             broker.kill()
-            print(f"kill #{k + 1} after {acks()} acks")
+            print(f"kill #{k + 1} after {acks()} acks, {in_flight[-1]} records in flight")
             broker.start()
         target = acks() + ACKS_AFTER_LAST_RESTART
         wait_until(lambda: acks() >= target, 120, "producers to make progress after the last restart")
@@ -205,6 +207,8 @@ def run_crash_scenario(broker, topic: str, rng: random.Random, kills: int) -> No
         assert not p.fatal_errors, f"{p.name} fatal errors: {p.fatal_errors}"
         assert not p.delivery_errors, f"{p.name}: {len(p.delivery_errors)} delivery errors, " \
                                       f"first {p.delivery_errors[:3]}"
+
+    assert max(in_flight) > 0, "no kill hit the broker while records were in flight"
 
     # Everything that was produced was acknowledged exactly once.
     sent = sum(p.sent for p in producers)
