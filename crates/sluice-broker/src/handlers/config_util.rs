@@ -6,7 +6,7 @@
 //! what the admin APIs need on top, following the order in which Kafka's broker and controller
 //! check a request so each refusal carries the code and message a Kafka cluster would send.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use kafka_protocol::protocol::StrBytes;
 
@@ -66,13 +66,11 @@ impl ConfigError {
 /// Indices of the resources that appear more than once (same type and name) in one request.
 pub fn duplicated<'a>(resources: impl Iterator<Item = (i8, &'a StrBytes)>) -> HashSet<usize> {
     let keys: Vec<(i8, &str)> = resources.map(|(t, n)| (t, &**n)).collect();
-    (0..keys.len())
-        .filter(|&i| {
-            keys.iter()
-                .enumerate()
-                .any(|(j, k)| j != i && *k == keys[i])
-        })
-        .collect()
+    let mut count: HashMap<(i8, &str), usize> = HashMap::new();
+    for k in &keys {
+        *count.entry(*k).or_default() += 1;
+    }
+    (0..keys.len()).filter(|&i| count[&keys[i]] > 1).collect()
 }
 
 /// The broker's first checks on one resource's entries: each key at most once, and a value for
@@ -206,6 +204,33 @@ fn java_split(s: &str) -> Vec<&str> {
     parts
 }
 
+/// Kafka's APPEND (add each value not yet present) or SUBTRACT (remove one occurrence per
+/// value) on a comma-separated list, in linear time: operands come from the network.
+fn list_op<'a>(old: &'a str, operand: &'a str, append: bool) -> Vec<&'a str> {
+    let mut parts: Vec<&str> = old.split(',').filter(|p| !p.is_empty()).collect();
+    if append {
+        let mut present: HashSet<&str> = parts.iter().copied().collect();
+        parts.extend(
+            java_split(operand)
+                .into_iter()
+                .filter(|v| present.insert(v)),
+        );
+        return parts;
+    }
+    let mut to_remove: HashMap<&str, usize> = HashMap::new();
+    for v in java_split(operand) {
+        *to_remove.entry(v).or_default() += 1;
+    }
+    parts.retain(|p| match to_remove.get_mut(p) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            false
+        }
+        _ => true,
+    });
+    parts
+}
+
 /// One entry of an IncrementalAlterConfigs resource.
 pub struct IncrementalOp<'a> {
     pub name: &'a str,
@@ -244,16 +269,7 @@ pub fn apply_topic_ops(
                         ))
                     })?;
                 let old = out.get(op.name).map(String::as_str).unwrap_or(def.default);
-                let mut parts: Vec<&str> = old.split(',').filter(|p| !p.is_empty()).collect();
-                for v in java_split(value) {
-                    if op.op == OP_APPEND {
-                        if !parts.contains(&v) {
-                            parts.push(v);
-                        }
-                    } else if let Some(i) = parts.iter().position(|p| *p == v) {
-                        parts.remove(i);
-                    }
-                }
+                let parts = list_op(old, value, op.op == OP_APPEND);
                 out.insert(op.name.to_string(), parts.join(","));
             }
             other => {
@@ -503,7 +519,9 @@ pub fn alter_broker_incrementally(
     for op in ops {
         match op.op {
             OP_SET => remaining.push(op.name),
-            OP_DELETE => remaining.retain(|n| *n != op.name),
+            // Keys are unique within a resource, so a DELETE never meets a SET of the same
+            // key, and there are no stored dynamic settings to delete.
+            OP_DELETE => {}
             OP_APPEND | OP_SUBTRACT => {
                 let verb = if op.op == OP_APPEND {
                     "append"
@@ -586,6 +604,12 @@ mod tests {
             err.message.as_deref(),
             Some("Can't APPEND to key retention.ms because its type is not LIST.")
         );
+    }
+
+    #[test]
+    fn subtract_removes_one_occurrence_per_value_and_append_skips_duplicates() {
+        assert_eq!(list_op("a,b,a,c", "a,c", false), vec!["b", "a"]);
+        assert_eq!(list_op("a,b", "b,c,c,a", true), vec!["a", "b", "c"]);
     }
 
     #[test]

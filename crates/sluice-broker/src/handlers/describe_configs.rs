@@ -5,6 +5,8 @@
 //! lists cluster-wide dynamic settings, of which Sluice has none. Broker loggers and client
 //! metrics subscriptions exist in Kafka but not in Sluice, so they are described as empty.
 
+use std::collections::HashSet;
+
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -28,12 +30,12 @@ struct View<'a> {
     version: i16,
     synonyms: bool,
     documentation: bool,
-    keys: Option<Vec<&'a str>>,
+    keys: Option<HashSet<&'a str>>,
 }
 
 impl View<'_> {
     fn wants(&self, name: &str) -> bool {
-        self.keys.as_ref().is_none_or(|k| k.contains(&name))
+        self.keys.as_ref().is_none_or(|k| k.contains(name))
     }
 }
 
