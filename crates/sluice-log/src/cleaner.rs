@@ -56,7 +56,7 @@ pub struct CleanPlan {
     now_ms: i64,
     delete_retention_ms: i64,
     index_interval: u64,
-    /// Last offsets of the batches producer state still refers to (kept even if emptied).
+    /// Last offset of each producer's latest batch (kept, emptied if need be).
     producer_batches: HashSet<i64>,
 }
 
@@ -127,10 +127,12 @@ impl PartitionLog {
         if ratio < c.min_cleanable_dirty_ratio && !max_lag_exceeded {
             return None;
         }
+        // Only the batch holding a producer's last sequence matters after a rescan (Kafka's
+        // `isBatchLastRecordOfProducer`); older emptied batches can go.
         let producer_batches = self
             .producers
             .producers()
-            .flat_map(|(_, e)| e.batches.iter().map(|b| b.last_offset))
+            .filter_map(|(_, e)| e.batches.back().map(|b| b.last_offset))
             .collect();
         Some(CleanPlan {
             dir: self.dir.clone(),
@@ -322,17 +324,22 @@ impl CleanPlan {
                 max_ts = max_ts.max(ts);
             }
         }
-        if count == total {
-            return Ok(Some(bytes.to_vec()));
-        }
+        // Checked before the verbatim copy below: a batch emptied by an earlier pass has
+        // count == total == 0 and must go once it no longer holds its producer's last sequence.
         if count == 0 {
             // Producer state must still see this batch's sequence numbers after a rescan.
             if h.has_producer_id() && self.producer_batches.contains(&h.last_offset()) {
+                if total == 0 {
+                    return Ok(Some(bytes.to_vec()));
+                }
                 let mut empty = bytes[..RECORD_BATCH_OVERHEAD].to_vec();
                 write_header_fields(&mut empty, h.attributes & !0x07, 0, h.max_timestamp);
                 return Ok(Some(empty));
             }
             return Ok(None);
+        }
+        if count == total {
+            return Ok(Some(bytes.to_vec()));
         }
         let payload = compress(h.compression(), &kept)?;
         let mut out = Vec::with_capacity(RECORD_BATCH_OVERHEAD + payload.len());
@@ -398,4 +405,92 @@ pub(crate) fn recover_interrupted_swaps(dir: &Path) -> io::Result<()> {
         }
     }
     File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    //! Emptied producer batches across passes: only each producer's latest one survives.
+
+    use crate::batch::{iter_batches, BatchHeader};
+    use crate::test_util::{BatchSpec, RecSpec};
+    use crate::tests::{opts, small_segments, NOW};
+    use crate::PartitionLog;
+
+    fn put(log: &mut PartitionLog, batch: BatchSpec) {
+        log.append(&mut batch.encode(0), &opts()).unwrap();
+    }
+
+    /// Superseding writes from a producer without an id, enough to roll several segments.
+    fn overwrite(log: &mut PartitionLog, times: usize) {
+        for i in 0..times {
+            put(
+                log,
+                BatchSpec::new(vec![RecSpec::kv("k", &format!("v{i}")).at(NOW)]),
+            );
+        }
+    }
+
+    fn compact(log: &mut PartitionLog) {
+        let plan = log.compaction_plan(NOW).expect("log is cleanable");
+        log.finish_compaction(plan.execute().unwrap()).unwrap();
+    }
+
+    /// Headers of every batch of producer `pid`, from the log start.
+    fn headers_of(log: &PartitionLog, pid: i64) -> Vec<BatchHeader> {
+        let (mut off, end) = (log.log_start_offset(), log.log_end_offset());
+        let mut out = Vec::new();
+        while let Some(slice) = log.read(off, 1 << 20, end).unwrap() {
+            let bytes = slice.read_bytes().unwrap();
+            for item in iter_batches(&bytes) {
+                let (h, _) = item.unwrap();
+                off = h.next_offset();
+                if h.producer_id == pid {
+                    out.push(h);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn only_the_batch_with_a_producers_last_sequence_stays_as_an_empty_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = small_segments();
+        cfg.set("cleanup.policy", "compact").unwrap();
+        let mut log = PartitionLog::open(dir.path(), cfg).unwrap();
+        for seq in 0..3 {
+            put(
+                &mut log,
+                BatchSpec::new(vec![RecSpec::kv("k", "idem").at(NOW)]).idempotent(77, 0, seq),
+            );
+        }
+        overwrite(&mut log, 40);
+        compact(&mut log);
+        let kept: Vec<_> = headers_of(&log, 77)
+            .iter()
+            .map(|h| (h.base_sequence, h.records_count))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![(2, 0)],
+            "only the batch holding sequence 2 is kept, emptied"
+        );
+
+        // A later batch of the same producer makes the kept empty header obsolete.
+        put(
+            &mut log,
+            BatchSpec::new(vec![RecSpec::kv("k", "idem").at(NOW)]).idempotent(77, 0, 3),
+        );
+        overwrite(&mut log, 40);
+        compact(&mut log);
+        let kept: Vec<_> = headers_of(&log, 77)
+            .iter()
+            .map(|h| (h.base_sequence, h.records_count))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![(3, 0)],
+            "the old empty header goes, the new last batch stays"
+        );
+    }
 }
