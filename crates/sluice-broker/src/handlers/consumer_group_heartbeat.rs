@@ -14,7 +14,12 @@ pub async fn handle(
 ) -> Outcome<ConsumerGroupHeartbeatResponse> {
     let mut resp = ConsumerGroupHeartbeatResponse::default();
     resp.heartbeat_interval_ms = ctx.broker.groups.config.consumer_heartbeat_interval_ms;
-    if req.subscribed_topic_regex.is_some() {
+    // librdkafka sends an empty regex when it subscribes by name only.
+    if req
+        .subscribed_topic_regex
+        .as_ref()
+        .is_some_and(|r| !r.is_empty())
+    {
         // Regular expression subscriptions are not supported yet (as in Kafka before 4.0).
         resp.error_code = crate::error::Code::InvalidRequest.code();
         resp.error_message = Some(str_bytes("SubscribedTopicRegex is not supported yet."));
@@ -60,6 +65,7 @@ pub async fn handle(
             });
         }
         Err((code, message)) => {
+            tracing::debug!(group = %req.group_id.as_str(), ?code, %message, "consumer group heartbeat refused");
             resp.error_code = code.code();
             resp.error_message = Some(str_bytes(message));
         }
