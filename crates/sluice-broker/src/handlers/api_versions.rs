@@ -19,8 +19,26 @@ fn api_keys() -> Vec<ApiVersion> {
         .collect()
 }
 
-pub async fn handle(_ctx: &Ctx, _req: ApiVersionsRequest) -> Outcome<ApiVersionsResponse> {
+/// Kafka's rule for v3+ client software names and versions: alphanumerics, '-' and '.',
+/// starting and ending with an alphanumeric.
+fn valid_software_field(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'.')
+}
+
+pub async fn handle(ctx: &Ctx, req: ApiVersionsRequest) -> Outcome<ApiVersionsResponse> {
     let mut resp = ApiVersionsResponse::default();
+    if ctx.api_version >= 3
+        && !(valid_software_field(&req.client_software_name)
+            && valid_software_field(&req.client_software_version))
+    {
+        resp.error_code = code(Code::InvalidRequest);
+        return Outcome::Now(resp);
+    }
     resp.api_keys = api_keys();
     Outcome::Now(resp)
 }

@@ -13,7 +13,6 @@ use crate::background::now_ms;
 use crate::dispatch::{Ctx, Outcome};
 use crate::error::{code, Code, KafkaCode};
 use crate::partition::{Partition, LEADER_EPOCH};
-use crate::topics::Topic;
 
 fn partition_error(
     index: i32,
@@ -30,28 +29,6 @@ fn partition_error(
         r.error_message = message.map(str_bytes);
     }
     r
-}
-
-/// Finds the topic a produce names, creating it when the broker auto-creates topics.
-fn resolve_topic(ctx: &Ctx, name: &str) -> Result<Arc<Topic>, Code> {
-    let broker = &ctx.broker;
-    if let Some(t) = broker.topics.get(name) {
-        return Ok(t);
-    }
-    crate::topics::validate_topic_name(name).map_err(|e| e.code)?;
-    let cfg = &broker.config;
-    if !cfg.auto_create_topics_enable {
-        return Err(Code::UnknownTopicOrPartition);
-    }
-    match broker.topics.create(
-        name,
-        cfg.num_partitions,
-        cfg.default_replication_factor,
-        Default::default(),
-    ) {
-        Ok(t) => Ok(t),
-        Err(_) => broker.topics.get(name).ok_or(Code::UnknownTopicOrPartition),
-    }
 }
 
 pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> {
@@ -93,7 +70,12 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
                 .ok_or(Code::UnknownTopicId)
         } else {
             tr.name = t.name.clone();
-            resolve_topic(ctx, &t.name.0)
+            // As in Kafka, only Metadata auto-creates topics: a produce to a missing topic (or an
+            // illegal name, which can never exist) is UNKNOWN_TOPIC_OR_PARTITION.
+            broker
+                .topics
+                .get(&t.name.0)
+                .ok_or(Code::UnknownTopicOrPartition)
         };
         let topic = topic.and_then(|topic| {
             // Kafka refuses client writes to internal topics.
