@@ -673,12 +673,13 @@ fn compacted_topic_keeps_latest_value_of_each_key_at_its_original_offset() {
         .unwrap_or(0);
     eprintln!(
         "compaction: {} -> {} records; .log bytes {before} (uncompacted twin) -> {after} ({active_bytes} in the \
-         active segment); partition dir {} -> {} bytes; {} segments",
+         active segment); partition dir {} -> {} bytes; {} segments, {} of them left empty",
         produced.len(),
         cleaned.len(),
         dir_bytes(&reference_dir),
         dir_bytes(&dir),
         files_with_ext(&dir, "log").len(),
+        files_with_ext(&dir, "log").iter().filter(|p| fs::metadata(p).is_ok_and(|m| m.len() == 0)).count(),
     );
     assert!(
         (after - active_bytes) * 10 < before,
