@@ -53,31 +53,27 @@ fn describe_configs_reports_overrides_defaults_sources_and_synonyms() {
     assert_eq!(bytes.value.as_deref(), Some("12345"));
     assert_eq!(bytes.source, DYNAMIC_TOPIC);
     assert!(!bytes.read_only && !bytes.sensitive);
+    // As Kafka 4.1 lists them: the override, then the broker-level default it replaces.
+    let synonym =
+        |name: &str, value: &str, source| (name.to_string(), Some(value.to_string()), source);
     assert_eq!(
-        bytes.synonyms[0],
-        (
-            "retention.bytes".to_string(),
-            Some("12345".to_string()),
-            DYNAMIC_TOPIC
-        )
+        bytes.synonyms,
+        vec![
+            synonym("retention.bytes", "12345", DYNAMIC_TOPIC),
+            synonym("log.retention.bytes", "-1", DEFAULT)
+        ]
     );
 
     // Defaulted from the broker's static setting, converted to the topic's unit.
-    let retention = &configs["retention.ms"];
-    assert_eq!(retention.value.as_deref(), Some("172800000"));
-    assert_eq!(retention.source, STATIC_BROKER);
-    assert_eq!(
-        retention.synonyms[0],
-        (
-            "log.retention.hours".to_string(),
-            Some("48".to_string()),
-            STATIC_BROKER
-        )
-    );
+    assert_eq!(configs["retention.ms"].value.as_deref(), Some("172800000"));
 
     let cleanup = &configs["cleanup.policy"];
     assert_eq!(cleanup.value.as_deref(), Some("delete"));
     assert_eq!(cleanup.source, DEFAULT);
+    assert_eq!(
+        cleanup.synonyms,
+        vec![synonym("log.cleanup.policy", "delete", DEFAULT)]
+    );
 
     // Asking for named keys answers only those (unknown names are simply absent).
     let some = describe(
