@@ -294,7 +294,19 @@ fn kip848_consumer_protocol_assigns_and_reassigns() {
 
 #[test]
 fn committed_offsets_survive_a_broker_sigkill() {
-    let mut broker = broker();
+    commits_survive_sigkill(broker());
+}
+
+#[test]
+fn committed_offsets_survive_a_sigkill_of_a_durable_broker() {
+    commits_survive_sigkill(Broker::start_with_args(&[
+        "--durable",
+        "--set",
+        "group.initial.rebalance.delay.ms=0",
+    ]));
+}
+
+fn commits_survive_sigkill(mut broker: Broker) {
     let topic = unique_topic("groups-crash");
     broker.create_topic(&topic, 4, &[]);
     let recs: Vec<Rec> = (0..40)
@@ -389,4 +401,275 @@ fn bad_commits_get_kafkas_error_codes_and_leave_the_group_healthy() {
         .unwrap();
     c.commit(&tpl, CommitMode::Sync).expect("a valid commit");
     assert_eq!(assigned(&c), BTreeSet::from([0, 1]));
+}
+
+// ------------------------------------------------------------------------------------------
+// Error codes of the classic protocol, over the wire: librdkafka never sends stale generations
+// or foreign member ids on purpose, so these requests are encoded by hand (non-flexible
+// versions: int16-length strings, int32-length arrays and bytes).
+// ------------------------------------------------------------------------------------------
+
+const ILLEGAL_GENERATION: i16 = 22;
+const UNKNOWN_MEMBER_ID: i16 = 25;
+const REBALANCE_IN_PROGRESS: i16 = 27;
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const MEMBER_ID_REQUIRED: i16 = 79;
+const FENCED_INSTANCE_ID: i16 = 82;
+
+struct Wire {
+    stream: std::net::TcpStream,
+    correlation_id: i32,
+}
+
+fn put_str(b: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => {
+            b.extend((s.len() as i16).to_be_bytes());
+            b.extend(s.as_bytes());
+        }
+        None => b.extend((-1i16).to_be_bytes()),
+    }
+}
+
+fn put_bytes(b: &mut Vec<u8>, v: &[u8]) {
+    b.extend((v.len() as i32).to_be_bytes());
+    b.extend(v);
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> &[u8] {
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        a
+    }
+    fn i16(&mut self) -> i16 {
+        i16::from_be_bytes(self.take(2).try_into().unwrap())
+    }
+    fn i32(&mut self) -> i32 {
+        i32::from_be_bytes(self.take(4).try_into().unwrap())
+    }
+    fn string(&mut self) -> String {
+        let n = self.i16();
+        if n < 0 {
+            return String::new();
+        }
+        String::from_utf8(self.take(n as usize).to_vec()).unwrap()
+    }
+    fn bytes(&mut self) -> Vec<u8> {
+        let n = self.i32();
+        self.take(n.max(0) as usize).to_vec()
+    }
+}
+
+/// What a JoinGroup v5 answered.
+struct Joined {
+    error: i16,
+    generation: i32,
+    member_id: String,
+}
+
+impl Wire {
+    fn open(broker: &Broker) -> Wire {
+        let stream = std::net::TcpStream::connect(broker.addr()).expect("connecting");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Wire {
+            stream,
+            correlation_id: 0,
+        }
+    }
+
+    fn call(&mut self, api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
+        use std::io::{Read, Write};
+        self.correlation_id += 1;
+        let mut req = Vec::new();
+        req.extend(api_key.to_be_bytes());
+        req.extend(version.to_be_bytes());
+        req.extend(self.correlation_id.to_be_bytes());
+        put_str(&mut req, Some("groups-wire-test"));
+        req.extend(body);
+        let mut frame = (req.len() as i32).to_be_bytes().to_vec();
+        frame.extend(req);
+        self.stream.write_all(&frame).unwrap();
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len).expect("response size");
+        let mut resp = vec![0u8; i32::from_be_bytes(len) as usize];
+        self.stream.read_exact(&mut resp).expect("response");
+        assert_eq!(
+            i32::from_be_bytes(resp[..4].try_into().unwrap()),
+            self.correlation_id
+        );
+        resp[4..].to_vec()
+    }
+
+    /// JoinGroup v5 with the "consumer" protocol type and one "range" protocol.
+    fn join(&mut self, group: &str, member: &str, instance: Option<&str>) -> Joined {
+        let mut b = Vec::new();
+        put_str(&mut b, Some(group));
+        b.extend(10_000i32.to_be_bytes()); // session timeout
+        b.extend(10_000i32.to_be_bytes()); // rebalance timeout
+        put_str(&mut b, Some(member));
+        put_str(&mut b, instance);
+        put_str(&mut b, Some("consumer"));
+        b.extend(1i32.to_be_bytes());
+        put_str(&mut b, Some("range"));
+        put_bytes(&mut b, b"meta");
+        let resp = self.call(11, 5, &b);
+        let mut r = Reader(&resp);
+        r.i32(); // throttle
+        let error = r.i16();
+        let generation = r.i32();
+        r.string(); // protocol name
+        r.string(); // leader
+        let member_id = r.string();
+        Joined {
+            error,
+            generation,
+            member_id,
+        }
+    }
+
+    /// SyncGroup v3; the caller's assignment is given to itself.
+    fn sync(&mut self, group: &str, generation: i32, member: &str, instance: Option<&str>) -> i16 {
+        let mut b = Vec::new();
+        put_str(&mut b, Some(group));
+        b.extend(generation.to_be_bytes());
+        put_str(&mut b, Some(member));
+        put_str(&mut b, instance);
+        b.extend(1i32.to_be_bytes());
+        put_str(&mut b, Some(member));
+        put_bytes(&mut b, b"assignment");
+        let resp = self.call(14, 3, &b);
+        let mut r = Reader(&resp);
+        r.i32();
+        let error = r.i16();
+        if error == 0 {
+            assert_eq!(r.bytes(), b"assignment");
+        }
+        error
+    }
+
+    /// Heartbeat v3.
+    fn heartbeat(
+        &mut self,
+        group: &str,
+        generation: i32,
+        member: &str,
+        instance: Option<&str>,
+    ) -> i16 {
+        let mut b = Vec::new();
+        put_str(&mut b, Some(group));
+        b.extend(generation.to_be_bytes());
+        put_str(&mut b, Some(member));
+        put_str(&mut b, instance);
+        let resp = self.call(12, 3, &b);
+        let mut r = Reader(&resp);
+        r.i32();
+        r.i16()
+    }
+
+    /// OffsetCommit v7 of one partition; the partition's error code.
+    fn commit(
+        &mut self,
+        group: &str,
+        generation: i32,
+        member: &str,
+        instance: Option<&str>,
+        topic: &str,
+        partition: i32,
+    ) -> i16 {
+        let mut b = Vec::new();
+        put_str(&mut b, Some(group));
+        b.extend(generation.to_be_bytes());
+        put_str(&mut b, Some(member));
+        put_str(&mut b, instance);
+        b.extend(1i32.to_be_bytes());
+        put_str(&mut b, Some(topic));
+        b.extend(1i32.to_be_bytes());
+        b.extend(partition.to_be_bytes());
+        b.extend(5i64.to_be_bytes());
+        b.extend((-1i32).to_be_bytes());
+        put_str(&mut b, Some(""));
+        let resp = self.call(8, 7, &b);
+        let mut r = Reader(&resp);
+        r.i32();
+        assert_eq!(r.i32(), 1, "one topic");
+        r.string();
+        assert_eq!(r.i32(), 1, "one partition");
+        assert_eq!(r.i32(), partition);
+        r.i16()
+    }
+}
+
+#[test]
+fn stale_generations_unknown_members_and_fenced_instances_get_kafkas_codes() {
+    let broker = broker();
+    let topic = unique_topic("groups-wire");
+    broker.create_topic(&topic, 1, &[]);
+    let group = unique_topic("g-wire");
+    let mut w = Wire::open(&broker);
+
+    // A static member joins (no member-id round for static members) and syncs: generation 1.
+    let j = w.join(&group, "", Some("i1"));
+    assert_eq!((j.error, j.generation), (0, 1));
+    let m1 = j.member_id;
+    assert_eq!(w.sync(&group, 1, &m1, Some("i1")), 0);
+    assert_eq!(w.heartbeat(&group, 1, &m1, Some("i1")), 0);
+    assert_eq!(w.commit(&group, 1, &m1, Some("i1"), &topic, 0), 0);
+
+    // Fencing.
+    assert_eq!(w.heartbeat(&group, 0, &m1, Some("i1")), ILLEGAL_GENERATION);
+    assert_eq!(w.heartbeat(&group, 1, "bogus", None), UNKNOWN_MEMBER_ID);
+    assert_eq!(
+        w.heartbeat(&group, 1, "bogus", Some("i1")),
+        FENCED_INSTANCE_ID
+    );
+    assert_eq!(w.sync(&group, 7, &m1, Some("i1")), ILLEGAL_GENERATION);
+    assert_eq!(
+        w.commit(&group, 0, &m1, Some("i1"), &topic, 0),
+        ILLEGAL_GENERATION
+    );
+    assert_eq!(
+        w.commit(&group, 1, "bogus", None, &topic, 0),
+        UNKNOWN_MEMBER_ID
+    );
+    assert_eq!(
+        w.commit(&group, 1, &m1, Some("i1"), &topic, 9),
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+    assert_eq!(
+        w.commit(&group, 1, &m1, Some("i1"), "no-such-topic", 0),
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+
+    // A dynamic member first gets an id (KIP-394), then its join starts a rebalance that waits
+    // for m1; meanwhile m1 hears REBALANCE_IN_PROGRESS.
+    let mut w2 = Wire::open(&broker);
+    let j = w2.join(&group, "", None);
+    assert_eq!(j.error, MEMBER_ID_REQUIRED);
+    let m2 = j.member_id;
+    let (group2, m2c) = (group.clone(), m2.clone());
+    let second = std::thread::spawn(move || w2.join(&group2, &m2c, None));
+    wait_until(WAIT, "the group to start rebalancing", || {
+        (w.heartbeat(&group, 1, &m1, Some("i1")) == REBALANCE_IN_PROGRESS).then_some(())
+    });
+    let j = w.join(&group, &m1, Some("i1"));
+    assert_eq!((j.error, j.generation), (0, 2));
+    let j2 = second.join().expect("second member's join");
+    assert_eq!((j2.error, j2.generation, j2.member_id), (0, 2, m2));
+    // Generation 2 is not synced yet: commits wait for the rebalance; generation 1 is stale.
+    assert_eq!(
+        w.commit(&group, 2, &m1, Some("i1"), &topic, 0),
+        REBALANCE_IN_PROGRESS
+    );
+    assert_eq!(
+        w.commit(&group, 1, &m1, Some("i1"), &topic, 0),
+        ILLEGAL_GENERATION
+    );
+    // The group is still healthy: the leader syncs and commits.
+    assert_eq!(w.sync(&group, 2, &m1, Some("i1")), 0);
+    assert_eq!(w.commit(&group, 2, &m1, Some("i1"), &topic, 0), 0);
 }

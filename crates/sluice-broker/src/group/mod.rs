@@ -75,10 +75,10 @@ impl Group {
         }
     }
 
-    /// No members (and for classic groups no member waiting to join).
+    /// No members: a classic group in state Empty, a consumer group without members.
     pub fn is_empty(&self) -> bool {
         match &self.kind {
-            Kind::Classic(g) => g.is_empty(),
+            Kind::Classic(g) => matches!(g.state, classic::ClassicState::Empty),
             Kind::Consumer(g) => g.members.is_empty(),
         }
     }
