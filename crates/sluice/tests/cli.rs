@@ -137,6 +137,13 @@ impl Run {
         &self.stdout
     }
 
+    /// Asserts success with exactly this stdout.
+    #[track_caller]
+    fn prints(&self, expected: &str) {
+        assert_eq!(self.code, 0, "expected success, got {self:#?}");
+        assert_eq!(self.stdout, expected, "stdout of {self:#?}");
+    }
+
     /// Asserts failure whose stderr starts with `prefix` (the rest is the broker's own message).
     #[track_caller]
     fn fails_starting_with(&self, prefix: &str) {
@@ -174,7 +181,13 @@ fn run_sluice(args: &[&str], stdin: &str, scratch: &Path, env: &[(&str, &str)]) 
         .expect("run sluice");
     {
         let mut input = child.stdin.take().expect("stdin pipe");
-        input.write_all(stdin.as_bytes()).expect("write stdin");
+        // A command that fails before reading its input closes the pipe early.
+        match input.write_all(stdin.as_bytes()) {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                panic!("writing the input of sluice {args:?}: {err}")
+            }
+            _ => {}
+        }
     }
     let deadline = Instant::now() + COMMAND_DEADLINE;
     let status = loop {
@@ -241,7 +254,7 @@ fn topic_create_list_describe_alter_delete() {
         "--config",
         "min.insync.replicas=1",
     ]);
-    assert_eq!(created.ok(), format!("created topic {t}\n"));
+    created.prints(&format!("created topic {t}\n"));
     assert_eq!(created.stderr, "");
 
     broker
@@ -250,24 +263,21 @@ fn topic_create_list_describe_alter_delete() {
             "error: creating topic {t}: TOPIC_ALREADY_EXISTS: Topic already exists"
         ));
     let again = broker.cli(&["topic", "create", t, "--if-not-exists"]);
-    assert_eq!(again.ok(), "");
+    again.prints("");
     assert_eq!(again.stderr, format!("topic {t} already exists\n"));
 
     assert_eq!(listed(&broker.cli(&["topic", "list"]), &[t]), [t]);
 
     let described = broker.cli(&["topic", "describe", t]);
-    assert_eq!(
-        described.ok(),
-        format!(
-            "Topic: {t}\tPartitionCount: 2\tReplicationFactor: 1\n\
+    described.prints(&format!(
+        "Topic: {t}\tPartitionCount: 2\tReplicationFactor: 1\n\
              \tPartition: 0\tLeader: 0\tReplicas: 0\tIsr: 0\tLowWatermark: 0\tHighWatermark: 0\n\
              \tPartition: 1\tLeader: 0\tReplicas: 0\tIsr: 0\tLowWatermark: 0\tHighWatermark: 0\n\
              Configs:\n\
              \tmax.message.bytes=2000000\n\
              \tmin.insync.replicas=1\n\
              \tretention.ms=60000\n"
-        )
-    );
+    ));
 
     let altered = broker.cli(&[
         "topic",
@@ -282,15 +292,12 @@ fn topic_create_list_describe_alter_delete() {
         "--delete-config",
         "max.message.bytes",
     ]);
-    assert_eq!(
-        altered.ok(),
-        format!("updated configs of topic {t}\nincreased partitions of topic {t} to 3\n")
-    );
+    altered.prints(&format!(
+        "updated configs of topic {t}\nincreased partitions of topic {t} to 3\n"
+    ));
     let described = broker.cli(&["topic", "describe", t]);
-    assert_eq!(
-        described.ok(),
-        format!(
-            "Topic: {t}\tPartitionCount: 3\tReplicationFactor: 1\n\
+    described.prints(&format!(
+        "Topic: {t}\tPartitionCount: 3\tReplicationFactor: 1\n\
              \tPartition: 0\tLeader: 0\tReplicas: 0\tIsr: 0\tLowWatermark: 0\tHighWatermark: 0\n\
              \tPartition: 1\tLeader: 0\tReplicas: 0\tIsr: 0\tLowWatermark: 0\tHighWatermark: 0\n\
              \tPartition: 2\tLeader: 0\tReplicas: 0\tIsr: 0\tLowWatermark: 0\tHighWatermark: 0\n\
@@ -298,8 +305,7 @@ fn topic_create_list_describe_alter_delete() {
              \tcleanup.policy=compact\n\
              \tmin.insync.replicas=1\n\
              \tretention.ms=120000\n"
-        )
-    );
+    ));
 
     // --all-configs lists defaults too, each with its source.
     let all = broker.cli(&["topic", "describe", t, "--all-configs"]);
@@ -333,10 +339,9 @@ fn topic_create_list_describe_alter_delete() {
         .cli(&["topic", "alter", t])
         .fails_with("error: nothing to alter: give --partitions, --config or --delete-config\n");
 
-    assert_eq!(
-        broker.cli(&["topic", "delete", t]).ok(),
-        format!("deleted topic {t}\n")
-    );
+    broker
+        .cli(&["topic", "delete", t])
+        .prints(&format!("deleted topic {t}\n"));
     // Deletion may take a moment to show in metadata.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !listed(&broker.cli(&["topic", "list"]), &[t]).is_empty() {
@@ -409,7 +414,7 @@ fn produce_and_consume_keys_headers_and_formats() {
         ],
         "k1:v1\nk2:v2\nk3:v3\n",
     );
-    assert_eq!(produced.ok(), "");
+    produced.prints("");
     assert_eq!(produced.stderr, format!("produced 3 records to {t}\n"));
     let produced = broker.cli_with_input(
         &[
@@ -422,7 +427,7 @@ fn produce_and_consume_keys_headers_and_formats() {
         ],
         "a=1,b=2|k4:v4\n|k5:v:5\r\n",
     );
-    assert_eq!(produced.ok(), "");
+    produced.prints("");
     assert_eq!(produced.stderr, format!("produced 2 records to {t}\n"));
     let after = now_ms();
 
@@ -435,20 +440,17 @@ fn produce_and_consume_keys_headers_and_formats() {
         "--format",
         "%t %p %o %k=%s [%h] %K %S\\n",
     ]);
-    assert_eq!(
-        all.ok(),
-        format!(
-            "{t} 0 0 k1=v1 [src=cli,flag] 2 2\n\
+    all.prints(&format!(
+        "{t} 0 0 k1=v1 [src=cli,flag] 2 2\n\
              {t} 0 1 k2=v2 [src=cli,flag] 2 2\n\
              {t} 0 2 k3=v3 [src=cli,flag] 2 2\n\
              {t} 0 3 k4=v4 [a=1,b=2] 2 2\n\
              {t} 0 4 k5=v:5 [] 2 3\n"
-        )
-    );
+    ));
     assert_eq!(all.stderr, "");
 
     let values = broker.cli(&["consume", t, "--from-beginning", "--limit", "2"]);
-    assert_eq!(values.ok(), "v1\nv2\n");
+    values.prints("v1\nv2\n");
 
     // --timeout-ms ends a run that has caught up; --offset starts mid-partition.
     let tail = broker.cli(&[
@@ -461,7 +463,7 @@ fn produce_and_consume_keys_headers_and_formats() {
         "--print-key",
         "--print-offset",
     ]);
-    assert_eq!(tail.ok(), "0:3\tk4\tv4\n0:4\tk5\tv:5\n");
+    tail.prints("0:3\tk4\tv4\n0:4\tk5\tv:5\n");
 
     let encoded = broker.cli(&[
         "consume",
@@ -476,7 +478,7 @@ fn produce_and_consume_keys_headers_and_formats() {
         "--value-format",
         "base64",
     ]);
-    assert_eq!(encoded.ok(), "6b34\tdjQ=\n6b35\tdjo1\n");
+    encoded.prints("6b34\tdjQ=\n6b35\tdjo1\n");
 
     let stamps = broker.cli(&[
         "consume",
@@ -520,12 +522,12 @@ fn consume_from_timestamp() {
         "1500",
         "--print-offset",
     ]);
-    assert_eq!(run.ok(), "0:2\tnew1\n0:3\tnew2\n");
+    run.prints("0:2\tnew1\n0:3\tnew2\n");
 
     // Nothing at or after a future timestamp: start at the end and print nothing.
     let future = (now_ms() + 3_600_000).to_string();
     let run = broker.cli(&["consume", t, "--timestamp", &future, "--timeout-ms", "500"]);
-    assert_eq!(run.ok(), "");
+    run.prints("");
 }
 
 #[test]
@@ -550,7 +552,7 @@ fn partitions_are_chosen_explicitly_or_by_key() {
         "2",
         "--print-offset",
     ]);
-    assert_eq!(two.ok(), "2:0\tx\n2:1\ty\n");
+    two.prints("2:0\tx\n2:1\ty\n");
     let one = broker.cli(&[
         "consume",
         t,
@@ -560,7 +562,7 @@ fn partitions_are_chosen_explicitly_or_by_key() {
         "--timeout-ms",
         "500",
     ]);
-    assert_eq!(one.ok(), "");
+    one.prints("");
 
     // Keyed records, no --partition: the same key always lands in the same partition.
     let input: String = (0..12).map(|i| format!("key{}:{i}\n", i % 4)).collect();
@@ -630,7 +632,7 @@ fn consumer_group_resumes_from_committed_offsets() {
         "--timeout-ms",
         "30000",
     ]);
-    assert_eq!(first.ok(), "j1\nj2\nj3\n");
+    first.prints("j1\nj2\nj3\n");
     let second = broker.cli(&[
         "consume",
         t,
@@ -642,7 +644,7 @@ fn consumer_group_resumes_from_committed_offsets() {
         "30000",
         "--print-offset",
     ]);
-    assert_eq!(second.ok(), "0:3\tj4\n0:4\tj5\n");
+    second.prints("0:3\tj4\n0:4\tj5\n");
     // Manual assignment with a group also starts from the committed offset.
     let third = broker.cli(&[
         "consume",
@@ -654,7 +656,7 @@ fn consumer_group_resumes_from_committed_offsets() {
         "--timeout-ms",
         "1000",
     ]);
-    assert_eq!(third.ok(), "");
+    third.prints("");
 }
 
 #[test]
@@ -680,7 +682,7 @@ fn compression_codecs_round_trip() {
         .iter()
         .map(|codec| format!("{codec}-a\n{codec}-b\n"))
         .collect();
-    assert_eq!(run.ok(), expected);
+    run.prints(&expected);
 }
 
 #[test]
@@ -695,7 +697,7 @@ fn producing_to_a_missing_topic_auto_creates_it_like_kafka() {
         "{run:#?}"
     );
     let run = broker.cli(&["consume", t, "--from-beginning", "--limit", "1"]);
-    assert_eq!(run.ok(), "hello\n");
+    run.prints("hello\n");
 }
 
 #[test]
@@ -743,7 +745,7 @@ fn delivery_failures_exit_non_zero() {
         "1000",
         "--print-key",
     ]);
-    assert_eq!(run.ok(), "a\t1\n");
+    run.prints("a\t1\n");
 }
 
 #[test]

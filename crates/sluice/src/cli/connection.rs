@@ -5,10 +5,12 @@
 use std::time::Duration;
 
 use rdkafka::client::{Client, ClientContext};
+use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::metadata::{Metadata, MetadataTopic};
 use rdkafka::ClientConfig;
 
+use super::context::CliContext;
 use super::error::CliError;
 
 // Flags shared by `topic`, `produce` and `consume`. (A plain comment: clap would show a doc
@@ -83,12 +85,14 @@ impl ConnectionArgs {
     }
 }
 
-/// Builds a client from `config`, turning a bad `-X` property into a readable error.
-pub fn create_client<T: rdkafka::config::FromClientConfig>(
+/// Builds a client from `config`, turning a bad `-X` property into a readable error. Setting
+/// librdkafka's `debug` property (`-X debug=...`) also shows its log lines on stderr.
+pub fn create_client<T: FromClientConfigAndContext<CliContext>>(
     config: &ClientConfig,
 ) -> Result<T, CliError> {
+    let verbose = config.get("debug").is_some_and(|value| !value.is_empty());
     config
-        .create()
+        .create_with_context(CliContext::new(verbose))
         .map_err(|err| CliError::Invalid(format!("invalid client configuration: {err}")))
 }
 

@@ -13,6 +13,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 
 use super::connection::{create_client, find_topic, ConnectionArgs};
+use super::context::CliContext;
 use super::error::{describe_code, CliError};
 use super::format::{Encoding, Formatter, RecordView, FORMAT_HELP};
 
@@ -120,7 +121,7 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
             defaults.push(("enable.auto.commit", "false"));
         }
     }
-    let consumer: StreamConsumer = create_client(&args.connection.client_config(&defaults))?;
+    let consumer: CliConsumer = create_client(&args.connection.client_config(&defaults))?;
 
     let metadata = args.connection.cluster_metadata(consumer.client())?;
     let topic = find_topic(&metadata, &args.topic)?;
@@ -166,6 +167,8 @@ pub async fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     }
 }
 
+type CliConsumer = StreamConsumer<CliContext>;
+
 /// Why the record loop stopped early.
 enum ConsumeError {
     Output(io::Error),
@@ -180,7 +183,7 @@ impl From<io::Error> for ConsumeError {
 
 /// Prints records until the limit is reached, the idle timeout passes, or a fatal error.
 async fn print_records(
-    consumer: &StreamConsumer,
+    consumer: &CliConsumer,
     args: &ConsumeArgs,
     formatter: &Formatter,
     out: &mut impl Write,
@@ -287,7 +290,7 @@ fn handle_error(err: &KafkaError, topic: &str) -> Result<(), CliError> {
 
 /// Where each assigned partition starts, from the start flags.
 fn start_positions(
-    consumer: &StreamConsumer,
+    consumer: &CliConsumer,
     args: &ConsumeArgs,
     partitions: &[i32],
 ) -> Result<TopicPartitionList, CliError> {

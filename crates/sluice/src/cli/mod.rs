@@ -3,6 +3,7 @@
 
 mod connection;
 pub mod consume;
+mod context;
 mod error;
 mod format;
 mod input_line;

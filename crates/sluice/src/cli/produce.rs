@@ -12,6 +12,7 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::connection::{create_client, topic_error, ConnectionArgs};
+use super::context::CliContext;
 use super::error::{describe_code, kafka_error_code, CliError};
 use super::input_line::{parse_header, strip_line_end, LineFormat};
 
@@ -104,7 +105,7 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
     if let Some(codec) = &args.compression {
         config.set("compression.type", codec);
     }
-    let producer: FutureProducer = create_client(&config)?;
+    let producer: FutureProducer<CliContext> = create_client(&config)?;
     await_topic(&producer, &args).await?;
 
     let mut outcomes = Outcomes::default();
@@ -197,7 +198,10 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
 /// Waits until the topic's metadata is usable. Asking for the topic by name lets a broker with
 /// auto.create.topics.enable create it, as any Kafka producer would; a freshly created topic may
 /// briefly have no leader, hence the polling until the connect timeout.
-async fn await_topic(producer: &FutureProducer, args: &ProduceArgs) -> Result<(), CliError> {
+async fn await_topic(
+    producer: &FutureProducer<CliContext>,
+    args: &ProduceArgs,
+) -> Result<(), CliError> {
     let connection = &args.connection;
     let deadline = Instant::now() + connection.timeout();
     loop {

@@ -5,10 +5,10 @@
 use std::io::Write;
 
 use rdkafka::admin::{AdminClient, AdminOptions, ConfigEntry, ConfigSource, ResourceSpecifier};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
 use super::connection::{create_client, find_topic, parse_key_value, ConnectionArgs};
+use super::context::CliContext;
 use super::error::CliError;
 use super::native_admin::{self, ConfigChange, NewTopicSpec};
 
@@ -110,7 +110,7 @@ pub async fn run(cmd: TopicCommand) -> anyhow::Result<()> {
     }
 }
 
-type Admin = AdminClient<DefaultClientContext>;
+type Admin = AdminClient<CliContext>;
 
 /// An admin client whose cluster has answered a metadata request.
 fn connect(connection: &ConnectionArgs) -> Result<(Admin, rdkafka::metadata::Metadata), CliError> {
