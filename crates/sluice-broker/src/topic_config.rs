@@ -358,7 +358,14 @@ pub fn effective(
                     ));
                 }
             }
-            if from.is_none() {
+            // Kafka lists a DEFAULT_CONFIG synonym only when the first broker synonym has a
+            // default of its own; log.retention.ms, log.roll.ms, log.roll.jitter.ms and
+            // log.flush.interval.ms default to null (their values come from other settings).
+            let default_is_null = matches!(
+                def.name,
+                "retention.ms" | "segment.ms" | "segment.jitter.ms" | "flush.ms"
+            );
+            if from.is_none() && !default_is_null {
                 if let Some(first) = def.broker_synonyms.first() {
                     synonyms.push((
                         first.to_string(),

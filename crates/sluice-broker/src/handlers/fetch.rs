@@ -273,7 +273,12 @@ fn gather(broker: &Broker, wanted: &[Wanted], max_bytes: usize, by_id: bool) -> 
                 }
             }
             Ok(None) => {}
-            Err(e) => s.error = e.code(),
+            Err(e) => {
+                // Kafka reports no watermarks alongside a failed read.
+                s.error = e.code();
+                s.high_watermark = -1;
+                s.log_start = -1;
+            }
         }
         out.push(s);
     }

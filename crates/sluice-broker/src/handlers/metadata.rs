@@ -31,6 +31,10 @@ pub async fn handle(ctx: &Ctx, req: MetadataRequest) -> Outcome<MetadataResponse
         resp.controller_id = BrokerId(node);
     }
 
+    let include_ops = req.include_topic_authorized_operations;
+    if (8..=10).contains(&v) && req.include_cluster_authorized_operations {
+        resp.cluster_authorized_operations = CLUSTER_OPERATIONS;
+    }
     // v0: an empty list means all topics; v1+: null means all, empty means none.
     let wanted = match req.topics {
         None => None,
@@ -42,15 +46,15 @@ pub async fn handle(ctx: &Ctx, req: MetadataRequest) -> Outcome<MetadataResponse
     match wanted {
         None => {
             for topic in broker.topics.list() {
-                resp.topics.push(describe(&topic, v, node));
+                resp.topics.push(describe(&topic, v, node, include_ops));
             }
         }
         Some(list) => {
             for t in list {
                 let entry = match t.name {
-                    Some(name) => lookup_by_name(ctx, &name.0, auto_create),
+                    Some(name) => lookup_by_name(ctx, &name.0, auto_create, include_ops),
                     None => match broker.topics.get_by_id(t.topic_id) {
-                        Some(topic) => describe(&topic, v, node),
+                        Some(topic) => describe(&topic, v, node, include_ops),
                         None => error_topic(None, t.topic_id, code(Code::UnknownTopicId)),
                     },
                 };
@@ -61,11 +65,16 @@ pub async fn handle(ctx: &Ctx, req: MetadataRequest) -> Outcome<MetadataResponse
     Outcome::Now(resp)
 }
 
-fn lookup_by_name(ctx: &Ctx, name: &str, auto_create: bool) -> MetadataResponseTopic {
+fn lookup_by_name(
+    ctx: &Ctx,
+    name: &str,
+    auto_create: bool,
+    include_ops: bool,
+) -> MetadataResponseTopic {
     let broker = &ctx.broker;
     let v = ctx.api_version;
     if let Some(topic) = broker.topics.get(name) {
-        return describe(&topic, v, broker.config.node_id);
+        return describe(&topic, v, broker.config.node_id, include_ops);
     }
     if let Err(e) = crate::topics::validate_topic_name(name) {
         return error_topic(Some(name), Uuid::nil(), e.code.code());
@@ -80,10 +89,10 @@ fn lookup_by_name(ctx: &Ctx, name: &str, auto_create: bool) -> MetadataResponseT
         cfg.default_replication_factor,
         Default::default(),
     ) {
-        Ok(topic) => describe(&topic, v, cfg.node_id),
+        Ok(topic) => describe(&topic, v, cfg.node_id, include_ops),
         // Lost a race with another creator: answer with what now exists.
         Err(e) if e.code == Code::TopicAlreadyExists => match broker.topics.get(name) {
-            Some(topic) => describe(&topic, v, cfg.node_id),
+            Some(topic) => describe(&topic, v, cfg.node_id, include_ops),
             None => error_topic(Some(name), Uuid::nil(), code(Code::UnknownTopicOrPartition)),
         },
         Err(e) => error_topic(Some(name), Uuid::nil(), e.code.code()),
@@ -98,7 +107,7 @@ fn error_topic(name: Option<&str>, id: Uuid, error: i16) -> MetadataResponseTopi
     t
 }
 
-fn describe(topic: &Topic, v: i16, node: i32) -> MetadataResponseTopic {
+fn describe(topic: &Topic, v: i16, node: i32, include_ops: bool) -> MetadataResponseTopic {
     let mut t = MetadataResponseTopic::default();
     t.name = Some(TopicName(str_bytes(topic.name.to_string())));
     if v >= 10 {
@@ -120,8 +129,25 @@ fn describe(topic: &Topic, v: i16, node: i32) -> MetadataResponseTopic {
             mp
         })
         .collect();
-    if v >= 8 {
-        t.topic_authorized_operations = i32::MIN;
+    if v >= 8 && include_ops {
+        t.topic_authorized_operations = TOPIC_OPERATIONS;
     }
     t
+}
+
+/// With no authorizer, Kafka reports every operation a resource type supports, as bit sets of
+/// AclOperation codes: topic READ(3) WRITE(4) CREATE(5) DELETE(6) ALTER(7) DESCRIBE(8)
+/// DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11); cluster CREATE(5) ALTER(7) DESCRIBE(8)
+/// CLUSTER_ACTION(9) DESCRIBE_CONFIGS(10) ALTER_CONFIGS(11) IDEMPOTENT_WRITE(12).
+pub const TOPIC_OPERATIONS: i32 = ops(&[3, 4, 5, 6, 7, 8, 10, 11]);
+pub const CLUSTER_OPERATIONS: i32 = ops(&[5, 7, 8, 9, 10, 11, 12]);
+
+const fn ops(codes: &[u8]) -> i32 {
+    let mut bits = 0i32;
+    let mut i = 0;
+    while i < codes.len() {
+        bits |= 1 << codes[i];
+        i += 1;
+    }
+    bits
 }
