@@ -30,7 +30,7 @@ pub async fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome<DeleteRecor
             )
         })
         .collect();
-    let shape = work.clone();
+    let counts: Vec<usize> = work.iter().map(|(_, parts)| parts.len()).collect();
     // Deleting segment files is I/O; keep it off the request threads.
     let outcomes = tokio::task::spawn_blocking(move || {
         work.iter()
@@ -45,9 +45,9 @@ pub async fn handle(ctx: &Ctx, req: DeleteRecordsRequest) -> Outcome<DeleteRecor
     .await
     .unwrap_or_else(|e| {
         tracing::error!(error = %e, "delete records task failed");
-        shape
+        counts
             .iter()
-            .map(|(_, parts)| vec![Err(Code::UnknownServerError.code()); parts.len()])
+            .map(|&n| vec![Err(Code::UnknownServerError.code()); n])
             .collect()
     });
     let mut resp = DeleteRecordsResponse::default();
