@@ -673,3 +673,47 @@ fn stale_generations_unknown_members_and_fenced_instances_get_kafkas_codes() {
     assert_eq!(w.sync(&group, 2, &m1, Some("i1")), 0);
     assert_eq!(w.commit(&group, 2, &m1, Some("i1"), &topic, 0), 0);
 }
+
+#[test]
+fn deleting_a_group_deletes_its_offsets_and_refuses_while_members_remain() {
+    let broker = broker();
+    let topic = unique_topic("groups-delete");
+    broker.create_topic(&topic, 2, &[]);
+    let group = unique_topic("g-delete");
+    let config = group_config(&broker, &group);
+    let admin = broker.admin();
+    let delete = |g: &str| {
+        common::block_on(admin.delete_groups(&[g], &common::admin_options()))
+            .expect("DeleteGroups")
+            .remove(0)
+    };
+
+    let (c, _) = member(&config, &topic);
+    wait_for_full_assignment(&[&c], 2, 2);
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, Offset::Offset(1))
+        .unwrap();
+    c.commit(&tpl, CommitMode::Sync).expect("commit");
+    assert_eq!(
+        delete(&group).map_err(|(_, code)| code),
+        Err(RDKafkaErrorCode::NonEmptyGroup)
+    );
+    assert_eq!(
+        delete("no-such-group").map_err(|(_, code)| code),
+        Err(RDKafkaErrorCode::GroupIdNotFound)
+    );
+    drop(c);
+
+    // Once the member left, the group and its offsets go.
+    wait_until(WAIT, "the emptied group to be deletable", || {
+        delete(&group).ok()
+    });
+    let reader: BaseConsumer = config.create().expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(&topic, 0);
+    let committed = reader.committed_offsets(tpl, WAIT).expect("OffsetFetch");
+    assert_eq!(
+        committed.find_partition(&topic, 0).map(|e| e.offset()),
+        Some(Offset::Invalid)
+    );
+}
