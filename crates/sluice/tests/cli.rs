@@ -783,6 +783,9 @@ fn errors_name_the_problem() {
     );
     let bad_acks = broker.cli_with_input(&["produce", t, "--acks", "2"], "x\n");
     assert_eq!(bad_acks.code, 2, "{bad_acks:#?}");
+    // Negative timestamps would mean "latest"/"earliest" to ListOffsets; they are refused.
+    let negative = broker.cli(&["consume", t, "--timestamp=-1", "--limit", "1"]);
+    assert_eq!(negative.code, 2, "{negative:#?}");
 }
 
 #[test]

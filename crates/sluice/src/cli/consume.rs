@@ -36,7 +36,7 @@ pub struct ConsumeArgs {
     pub offset: Option<i64>,
 
     /// Start at the first record whose timestamp is at or after MS (milliseconds since the epoch).
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(i64).range(0..))]
     pub timestamp: Option<i64>,
 
     /// Consume only this partition (default: all partitions).
