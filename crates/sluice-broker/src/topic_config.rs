@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use sluice_log::LogConfig;
 
 use crate::config::BrokerConfig;
+use crate::handlers::config_util;
 
 /// Kafka's `ConfigType` codes, as DescribeConfigs v3+ reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,43 +338,47 @@ pub fn effective(
     TOPIC_CONFIGS
         .iter()
         .map(|def| {
-            let (default_value, from) = broker_default(def, broker);
+            let (default_value, _) = broker_default(def, broker);
             let mut synonyms = Vec::new();
-            let (value, source) = match overrides.get(def.name) {
-                Some(v) => {
-                    synonyms.push((def.name.to_string(), v.clone(), ConfigSource::DynamicTopic));
-                    (v.clone(), ConfigSource::DynamicTopic)
-                }
-                None => match from {
-                    Some(_) => (default_value.clone(), ConfigSource::StaticBroker),
-                    None => (default_value.clone(), ConfigSource::Default),
-                },
-            };
-            for syn in def.broker_synonyms {
-                if let Some(v) = broker.raw.get(*syn) {
-                    synonyms.push((
-                        syn.to_string(),
-                        v.trim().to_string(),
-                        ConfigSource::StaticBroker,
-                    ));
-                }
+            if let Some(v) = overrides.get(def.name) {
+                synonyms.push((def.name.to_string(), v.clone(), ConfigSource::DynamicTopic));
             }
-            // Kafka lists a DEFAULT_CONFIG synonym only when the first broker synonym has a
-            // default of its own; log.retention.ms, log.roll.ms, log.roll.jitter.ms and
-            // log.flush.interval.ms default to null (their values come from other settings).
-            let default_is_null = matches!(
-                def.name,
-                "retention.ms" | "segment.ms" | "segment.jitter.ms" | "flush.ms"
-            );
-            if from.is_none() && !default_is_null {
-                if let Some(first) = def.broker_synonyms.first() {
+            // Then the broker settings behind it, in Kafka's order (statics of the synonym group,
+            // then defaults, starting from the topic config's own broker setting).
+            match def.broker_synonyms.first() {
+                Some(first) if config_util::broker_setting(first).is_some() => {
+                    synonyms.extend(
+                        config_util::broker_synonyms(&broker.raw, first)
+                            .into_iter()
+                            .map(|(n, v, src)| (n, v.unwrap_or_default(), src)),
+                    );
+                }
+                Some(first) => {
+                    if let Some(v) = broker.raw.get(*first) {
+                        synonyms.push((
+                            first.to_string(),
+                            v.trim().to_string(),
+                            ConfigSource::StaticBroker,
+                        ));
+                    }
                     synonyms.push((
                         first.to_string(),
                         def.default.to_string(),
                         ConfigSource::Default,
                     ));
                 }
+                None => {}
             }
+            let (value, source) = match overrides.get(def.name) {
+                Some(v) => (v.clone(), ConfigSource::DynamicTopic),
+                None => (
+                    default_value,
+                    synonyms
+                        .first()
+                        .map(|s| s.2)
+                        .unwrap_or(ConfigSource::Default),
+                ),
+            };
             EffectiveConfig {
                 name: def.name,
                 value,

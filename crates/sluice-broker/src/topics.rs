@@ -76,16 +76,21 @@ pub struct TopicRegistry {
 
 /// Kafka's rules for a legal topic name.
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
-    let invalid = |m: String| Err(TopicError::new(Code::InvalidTopicException, m));
+    let invalid = |why: String| {
+        Err(TopicError::new(
+            Code::InvalidTopicException,
+            format!("Topic name is invalid: {why}"),
+        ))
+    };
     if name.is_empty() {
-        return invalid("Topic name is illegal, it can't be empty".into());
+        return invalid("the empty string is not allowed".into());
     }
     if name == "." || name == ".." {
-        return invalid("Topic name cannot be \".\" or \"..\"".into());
+        return invalid(format!("'{name}' is not allowed"));
     }
     if name.len() > 249 {
         return invalid(format!(
-            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
+            "the length of '{name}' is longer than the max allowed length 249"
         ));
     }
     if !name
@@ -93,7 +98,7 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     {
         return invalid(format!(
-            "Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+            "'{name}' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
         ));
     }
     Ok(())

@@ -287,7 +287,7 @@ pub fn apply_topic_ops(
 // ---------------------------------------------------------------------------------------------
 
 /// One broker setting Sluice reads (or that a topic setting defaults from), as Kafka defines it.
-struct BrokerSetting {
+pub(crate) struct BrokerSetting {
     name: &'static str,
     ty: ConfigType,
     /// The value in effect when the setting is not given; None where Kafka's default is null.
@@ -383,7 +383,7 @@ const SYNONYM_GROUPS: &[&[&str]] = &[
     ],
 ];
 
-fn broker_setting(name: &str) -> Option<&'static BrokerSetting> {
+pub(crate) fn broker_setting(name: &str) -> Option<&'static BrokerSetting> {
     BROKER_SETTINGS.iter().find(|s| s.name == name)
 }
 
@@ -403,7 +403,7 @@ pub struct ConfigEntry {
 
 /// Synonyms of a known broker setting in Kafka's order: static settings of the whole group,
 /// then defaults of the whole group, starting from the setting itself.
-fn broker_synonyms(
+pub(crate) fn broker_synonyms(
     raw: &BTreeMap<String, String>,
     name: &str,
 ) -> Vec<(String, Option<String>, ConfigSource)> {
