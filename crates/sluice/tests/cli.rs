@@ -449,6 +449,14 @@ fn produce_and_consume_keys_headers_and_formats() {
     ));
     assert_eq!(all.stderr, "");
 
+    let described = broker.cli(&["topic", "describe", t]);
+    assert!(
+        described.ok().contains(
+            "\tPartition: 0\tLeader: 0\tReplicas: 0\tIsr: 0\tLowWatermark: 0\tHighWatermark: 5\n"
+        ),
+        "{described:#?}"
+    );
+
     let values = broker.cli(&["consume", t, "--from-beginning", "--limit", "2"]);
     values.prints("v1\nv2\n");
 

@@ -16,6 +16,13 @@ use super::context::CliContext;
 use super::error::{describe_code, kafka_error_code, CliError};
 use super::input_line::{parse_header, strip_line_end, LineFormat};
 
+/// How long an unknown topic is given to appear through auto-creation before the command
+/// concludes it does not exist.
+const AUTO_CREATE_GRACE: Duration = Duration::from_secs(3);
+
+/// Pause between metadata requests while waiting for a topic.
+const METADATA_RETRY_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Records awaiting acknowledgement before reading more input waits for some to finish.
 const MAX_IN_FLIGHT: usize = 10_000;
 
@@ -196,14 +203,17 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
 }
 
 /// Waits until the topic's metadata is usable. Asking for the topic by name lets a broker with
-/// auto.create.topics.enable create it, as any Kafka producer would; a freshly created topic may
-/// briefly have no leader, hence the polling until the connect timeout.
+/// auto.create.topics.enable create it, as any Kafka producer would. While that creation is under
+/// way Kafka answers LEADER_NOT_AVAILABLE or even UNKNOWN_TOPIC_OR_PARTITION, so those answers
+/// are retried: "does not exist" is only concluded after [`AUTO_CREATE_GRACE`].
 async fn await_topic(
     producer: &FutureProducer<CliContext>,
     args: &ProduceArgs,
 ) -> Result<(), CliError> {
     let connection = &args.connection;
-    let deadline = Instant::now() + connection.timeout();
+    let started = Instant::now();
+    let deadline = started + connection.timeout();
+    let unknown_deadline = (started + AUTO_CREATE_GRACE).min(deadline);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let metadata = producer
@@ -211,9 +221,8 @@ async fn await_topic(
             .fetch_metadata(Some(&args.topic), remaining)
             .map_err(|err| connection.metadata_error(&err, Some(&args.topic)))?;
         let topic = metadata.topics().iter().find(|t| t.name() == args.topic);
-        let error = topic.and_then(topic_error);
         let partitions = topic.map_or(0, |t| t.partitions().len());
-        match error {
+        let retry_until = match topic.and_then(topic_error) {
             None if partitions > 0 => {
                 return match args.partition {
                     Some(p) if p as usize >= partitions => Err(CliError::Invalid(format!(
@@ -223,10 +232,8 @@ async fn await_topic(
                     _ => Ok(()),
                 };
             }
-            None | Some(RDKafkaErrorCode::LeaderNotAvailable) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            None => return Err(CliError::UnknownTopic(args.topic.clone())),
+            None | Some(RDKafkaErrorCode::UnknownTopicOrPartition) => unknown_deadline,
+            Some(RDKafkaErrorCode::LeaderNotAvailable) => deadline,
             Some(code) => {
                 return Err(CliError::kafka(
                     format!("looking up topic {}", args.topic),
@@ -234,7 +241,18 @@ async fn await_topic(
                     code,
                 ))
             }
+        };
+        if Instant::now() >= retry_until {
+            return Err(match topic.and_then(topic_error) {
+                Some(RDKafkaErrorCode::LeaderNotAvailable) => CliError::kafka(
+                    format!("looking up topic {}", args.topic),
+                    None,
+                    RDKafkaErrorCode::LeaderNotAvailable,
+                ),
+                _ => CliError::UnknownTopic(args.topic.clone()),
+            });
         }
+        tokio::time::sleep(METADATA_RETRY_INTERVAL).await;
     }
 }
 
