@@ -555,6 +555,70 @@ def test_metadata_auto_creates_topic(request, brokers):
 
 
 # --------------------------------------------------------------------------------------------
+# Consumer group lifecycle (classic protocol) as the admin API shows it
+# --------------------------------------------------------------------------------------------
+
+def scenario_group_lifecycle(broker, names) -> dict:
+    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions
+
+    topic, group = names("grouped"), names("group")
+    create_topic(broker.bootstrap, topic, 2)
+    produce_confluent(broker, topic, [(i % 2, b"k", b"v", None) for i in range(10)], flush_each=False)
+    a = admin(broker)
+
+    def describe(group_id):
+        d = a.describe_consumer_groups([group_id], request_timeout=15)[group_id].result()
+        return {"state": d.state.name, "type": d.type.name, "assignor": d.partition_assignor,
+                "simple": d.is_simple_consumer_group, "coordinator": d.coordinator.id,
+                "members": [sorted((tp.topic, tp.partition) for tp in m.assignment.topic_partitions)
+                            for m in d.members]}
+
+    def committed():
+        found = a.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result()
+        return sorted((tp.topic, tp.partition, tp.offset) for tp in found.topic_partitions)
+
+    obs: dict = {}
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    try:
+        c.subscribe([topic])
+        seen = []
+
+        def consumed_all():
+            m = c.poll(0.5)
+            if m is not None and m.error() is None:
+                seen.append((m.partition(), m.offset()))
+            return len(seen) == 10
+
+        wait_until(consumed_all, 60, "the group member to consume all 10 records")
+        c.commit(asynchronous=False)
+        obs["while consuming"] = describe(group)
+        obs["committed"] = committed()
+    finally:
+        c.close()
+    obs["after the member left"] = wait_until(
+        lambda: (lambda d: d if d["state"] == "EMPTY" else None)(describe(group)), 30, "the group to be EMPTY")
+    listed = a.list_consumer_groups(request_timeout=15).result()
+    obs["listed"] = [(g.state.name, g.type.name, g.is_simple_consumer_group) for g in listed.valid
+                     if g.group_id == group]
+    obs["list errors"] = [str(e) for e in listed.errors]
+    obs["unknown group"] = describe(names("no-such-group"))
+    obs["delete"] = kafka_error(lambda: a.delete_consumer_groups([group])[group].result())
+    obs["delete again"] = kafka_error(lambda: a.delete_consumer_groups([group])[group].result())
+    obs["committed after delete"] = committed()
+    return obs
+
+
+def test_consumer_group_lifecycle(request, brokers):
+    def check(ref):
+        assert ref["while consuming"]["state"] == "STABLE" and ref["after the member left"]["state"] == "EMPTY"
+        assert [o for _, _, o in ref["committed"]] == [5, 5]
+        assert (ref["delete"], ref["delete again"]) == ("OK", "GROUP_ID_NOT_FOUND")
+
+    differential(request, brokers, scenario_group_lifecycle, check)
+
+
+# --------------------------------------------------------------------------------------------
 # Topic configs
 # --------------------------------------------------------------------------------------------
 
