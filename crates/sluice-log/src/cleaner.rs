@@ -1,49 +1,71 @@
 //! Log compaction (cleanup.policy=compact): keep the latest record per key at its original
-//! offset, drop tombstones older than delete.retention.ms, and swap cleaned segments in
-//! crash-safely.
+//! offset, drop tombstones older than delete.retention.ms, and merge the cleaned segments into
+//! as few files as segment.bytes allows.
 //!
 //! Three phases so produce/fetch never wait on the cleaner:
 //! 1. [`crate::PartitionLog::compaction_plan`] (under the lock, cheap): dirty ratio and lag
 //!    checks, then a snapshot of the immutable segments to rewrite.
 //! 2. [`CleanPlan::execute`] (no lock, slow): build the key -> latest offset map from the dirty
-//!    segments, then rewrite every planned segment into `.cleaner-tmp/`. Batches that lose no
-//!    record are copied verbatim; partially kept batches are re-encoded with their original
-//!    codec keeping baseOffset, lastOffsetDelta and baseSequence (as Kafka's cleaner does);
-//!    emptied batches that hold a producer's latest sequence survive as empty headers.
-//! 3. [`crate::PartitionLog::finish_compaction`] (under the lock, cheap): per segment rename
-//!    `.index.swap`, `.timeindex.swap`, then `.log.swap` (the commit point), then all to their
-//!    final names. Recovery completes a swap whose `.log.swap` exists and discards the rest.
+//!    segments, filter every planned segment into a spool file, then group consecutive cleaned
+//!    segments (as Kafka's `groupSegmentsBySize`, but on cleaned sizes: a group's bytes fit in
+//!    segment.bytes, its index entries in segment.index.bytes, its offsets within i32::MAX of
+//!    its base) and write one segment per group into `.cleaner-tmp/`, named by the group's
+//!    first base offset. Batches that lose no record are copied verbatim; partially kept
+//!    batches are re-encoded with their original codec keeping baseOffset, lastOffsetDelta and
+//!    baseSequence (as Kafka's cleaner does); emptied batches that hold a producer's latest
+//!    sequence survive as empty headers.
+//! 3. [`crate::PartitionLog::finish_compaction`] (under the lock, cheap): swaps each group in
+//!    crash-safely; see `swap.rs`.
 //!
-//! One cleaned segment replaces one original segment (no grouping), so every swap is a rename
-//! over a file with the same base offset and nothing else needs deleting.
+//! Without grouping every pass would leave one (mostly tiny or empty) file per original
+//! segment forever, and file handles would grow without bound on long-lived compacted topics.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::batch::{self, BatchHeader, RECORD_BATCH_OVERHEAD};
+use crate::batch::{self, iter_batches, BatchHeader, RECORD_BATCH_OVERHEAD};
 use crate::checkpoint;
-use crate::log::{remove_if_exists, PartitionLog};
+use crate::log::PartitionLog;
 use crate::records::{compress, decompressed_records, iter_records};
-use crate::segment::{segment_path, Segment};
+use crate::segment::Segment;
 
-/// Directory (inside the partition dir) where cleaned segments are built.
-const CLEANER_TMP: &str = ".cleaner-tmp";
-#[cfg(test)]
-pub(crate) const CLEANER_TMP_FOR_TESTS: &str = CLEANER_TMP;
+/// Directory (inside the partition dir) where cleaned segments are built: Kafka's `.cleaned`
+/// stage. Recovery deletes it wholesale.
+pub(crate) const CLEANER_TMP: &str = ".cleaner-tmp";
 /// Per-partition checkpoint of the offset up to which the log has been cleaned.
 pub(crate) const CLEANER_CHECKPOINT: &str = "cleaner-offset-checkpoint";
+/// The filtered batches of every planned segment, back to back, before grouping.
+const SPOOL: &str = "cleaned.spool";
+/// Write and copy granularity for the spool (bigger batches go one at a time).
+const CHUNK: usize = 1 << 20;
 
 /// One immutable segment the cleaner will rewrite.
 #[derive(Debug)]
 struct PlannedSegment {
     base_offset: i64,
+    /// Base offset of the segment after it: the end of the offset range it covers.
+    next_base: i64,
+    /// One past its last offset before cleaning.
+    next_offset: i64,
     file: Arc<File>,
     size: u64,
     dirty: bool,
+}
+
+/// Limits a group of cleaned segments must respect to be one segment (Kafka's roll limits).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GroupLimits {
+    /// segment.bytes
+    pub max_bytes: u64,
+    /// Entries the smaller of the two indexes may hold (segment.index.bytes).
+    pub max_index_entries: u64,
+    /// index.interval.bytes, to bound how many index entries a group's bytes produce.
+    pub index_interval: u64,
 }
 
 /// A snapshot of what to clean, produced by [`PartitionLog::compaction_plan`].
@@ -55,21 +77,39 @@ pub struct CleanPlan {
     clean_end: i64,
     now_ms: i64,
     delete_retention_ms: i64,
-    index_interval: u64,
+    limits: GroupLimits,
     /// Last offset of each producer's latest batch (kept, emptied if need be).
     producer_batches: HashSet<i64>,
+}
+
+/// One cleaned segment replacing the consecutive original segments `members`.
+#[derive(Debug, Clone)]
+pub(crate) struct CleanedGroup {
+    /// Base offset of the first member, which names the cleaned segment.
+    pub base: i64,
+    /// Base offset of the segment after the last member: the group covers `base..end`.
+    pub end: i64,
+    /// (base offset, size at plan time) of every replaced segment.
+    pub members: Vec<(i64, u64)>,
 }
 
 /// Cleaned segment files ready to be swapped in by [`PartitionLog::finish_compaction`].
 #[derive(Debug)]
 pub struct CleanDone {
-    dir: PathBuf,
-    /// (base offset, original size) of each rewritten segment.
-    pub(crate) segments: Vec<(i64, u64)>,
-    clean_end: i64,
+    pub(crate) dir: PathBuf,
+    pub(crate) groups: Vec<CleanedGroup>,
+    pub(crate) clean_end: i64,
     /// Bytes before and after, for logs and tests.
     pub bytes_before: u64,
     pub bytes_after: u64,
+}
+
+impl CleanDone {
+    /// How many segments the plan rewrote and how many cleaned segments replace them.
+    pub fn segments_replaced(&self) -> (usize, usize) {
+        let before = self.groups.iter().map(|g| g.members.len()).sum();
+        (before, self.groups.len())
+    }
 }
 
 impl PartitionLog {
@@ -115,6 +155,8 @@ impl PartitionLog {
             }
             planned.push(PlannedSegment {
                 base_offset: seg.base_offset,
+                next_base,
+                next_offset: seg.next_offset(),
                 file: seg.log_file().clone(),
                 size: seg.size(),
                 dirty,
@@ -140,50 +182,14 @@ impl PartitionLog {
             clean_end,
             now_ms,
             delete_retention_ms: c.delete_retention_ms,
-            index_interval: c.index_interval_bytes,
+            limits: GroupLimits {
+                max_bytes: c.segment_bytes,
+                max_index_entries: c.max_offset_index_entries().min(c.max_time_index_entries())
+                    as u64,
+                index_interval: c.index_interval_bytes,
+            },
             producer_batches,
         })
-    }
-
-    /// Swap the cleaned segments in (cheap: renames + one directory fsync). Segments that
-    /// changed since the plan (deleted by retention) are skipped.
-    pub fn finish_compaction(&mut self, done: CleanDone) -> io::Result<()> {
-        let tmp = done.dir.join(CLEANER_TMP);
-        if done.dir != self.dir {
-            return Err(io::Error::other("clean result belongs to another log"));
-        }
-        self.mark_dirty()?;
-        for &(base, size) in &done.segments {
-            let still_there = self
-                .segments
-                .get(&base)
-                .is_some_and(|s| s.size() == size && s.base_offset != self.active().base_offset);
-            if !still_there {
-                continue;
-            }
-            for suffix in ["index", "timeindex", "log"] {
-                fs::rename(
-                    tmp_path(&tmp, base, suffix),
-                    swap_path(&self.dir, base, suffix),
-                )?;
-            }
-            for suffix in ["index", "timeindex", "log"] {
-                fs::rename(
-                    swap_path(&self.dir, base, suffix),
-                    segment_path(&self.dir, base, suffix),
-                )?;
-            }
-            let seg = Segment::open(&self.dir, base)?;
-            self.segments.insert(base, seg);
-        }
-        File::open(&self.dir)?.sync_all()?;
-        let _ = fs::remove_dir_all(&tmp);
-        checkpoint::write(
-            &self.dir.join(CLEANER_CHECKPOINT),
-            0,
-            &[format!("cleaner-offset {}", done.clean_end)],
-            false,
-        )
     }
 
     /// Offset below which the log was already cleaned (0 if never).
@@ -199,12 +205,49 @@ impl PartitionLog {
     }
 }
 
-fn tmp_path(tmp: &Path, base: i64, suffix: &str) -> PathBuf {
-    segment_path(tmp, base, suffix)
+/// What filtering one planned segment left in the spool.
+#[derive(Debug, Clone)]
+pub(crate) struct CleanedPart {
+    pub base: i64,
+    pub next_base: i64,
+    /// Last offset the original segment held (bounds the group's relative offsets).
+    pub last_offset: i64,
+    pub original_size: u64,
+    pub spool: Range<u64>,
+    pub batches: u64,
 }
 
-fn swap_path(dir: &Path, base: i64, suffix: &str) -> PathBuf {
-    dir.join(format!("{base:020}.{suffix}.swap"))
+/// Most index entries `bytes` of `batches` batches can produce: an entry needs more than
+/// index.interval.bytes of log since the previous one (Kafka's LogSegment.append rule).
+fn index_entries_bound(bytes: u64, batches: u64, index_interval: u64) -> u64 {
+    batches.min(bytes / index_interval.saturating_add(1) + 1)
+}
+
+/// Split consecutive cleaned parts into groups that each fit in one segment. A part that fits
+/// nowhere else still forms a group of its own.
+pub(crate) fn group_parts(parts: &[CleanedPart], limits: GroupLimits) -> Vec<Range<usize>> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    while start < parts.len() {
+        let (mut bytes, mut batches) = (0u64, 0u64);
+        let mut end = start;
+        while end < parts.len() {
+            let p = &parts[end];
+            let (b, n) = (bytes + (p.spool.end - p.spool.start), batches + p.batches);
+            // Strictly less: sealing the segment may add one more time index entry.
+            let fits = b <= limits.max_bytes
+                && index_entries_bound(b, n, limits.index_interval) < limits.max_index_entries
+                && p.last_offset - parts[start].base <= i32::MAX as i64;
+            if end > start && !fits {
+                break;
+            }
+            (bytes, batches) = (b, n);
+            end += 1;
+        }
+        groups.push(start..end);
+        start = end;
+    }
+    groups
 }
 
 /// Read every batch of a planned segment, calling `f(header, bytes)`.
@@ -257,34 +300,86 @@ impl CleanPlan {
         let tmp = self.dir.join(CLEANER_TMP);
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp)?;
-        let tombstone_horizon = self.now_ms.saturating_sub(self.delete_retention_ms);
+        let spool_path = tmp.join(SPOOL);
+        let spool = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&spool_path)?;
+        let parts = self.filter_into(&spool, &latest)?;
+
         let mut done = CleanDone {
             dir: self.dir.clone(),
-            segments: Vec::new(),
+            groups: Vec::new(),
             clean_end: self.clean_end,
-            bytes_before: 0,
+            bytes_before: parts.iter().map(|p| p.original_size).sum(),
             bytes_after: 0,
         };
-        for seg in &self.segments {
-            let mut out = Segment::create(&tmp, seg.base_offset, self.now_ms)?;
-            for_each_batch(seg, |h, bytes| {
-                let Some(kept) = self.filter_batch(h, bytes, &latest, tombstone_horizon)? else {
-                    return Ok(());
-                };
-                let kh = BatchHeader::parse(&kept)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                out.append(&kept, &[(kh, 0..kept.len())], self.index_interval)
-            })?;
+        for range in group_parts(&parts, self.limits) {
+            let members = &parts[range];
+            let (first, last) = (&members[0], &members[members.len() - 1]);
+            let mut out = Segment::create(&tmp, first.base, self.now_ms)?;
+            copy_batches(
+                &spool,
+                first.spool.start..last.spool.end,
+                &mut out,
+                self.limits.index_interval,
+            )?;
             out.seal_time_index()?;
             for f in out.files() {
                 f.sync_all()?;
             }
-            done.bytes_before += seg.size;
+            crate::swap::write_group_end(&tmp, first.base, last.next_base)?;
             done.bytes_after += out.size();
-            done.segments.push((seg.base_offset, seg.size));
+            done.groups.push(CleanedGroup {
+                base: first.base,
+                end: last.next_base,
+                members: members.iter().map(|p| (p.base, p.original_size)).collect(),
+            });
         }
+        drop(spool);
+        fs::remove_file(&spool_path)?;
         File::open(&tmp)?.sync_all()?;
         Ok(done)
+    }
+
+    /// Filter every planned segment into `spool`, back to back; returns where each one went.
+    fn filter_into(
+        &self,
+        spool: &File,
+        latest: &HashMap<Vec<u8>, i64>,
+    ) -> io::Result<Vec<CleanedPart>> {
+        let tombstone_horizon = self.now_ms.saturating_sub(self.delete_retention_ms);
+        let mut parts = Vec::with_capacity(self.segments.len());
+        let mut pos = 0u64;
+        let mut buf: Vec<u8> = Vec::new();
+        for seg in &self.segments {
+            let start = pos + buf.len() as u64;
+            let mut batches = 0u64;
+            for_each_batch(seg, |h, bytes| {
+                let Some(kept) = self.filter_batch(h, bytes, latest, tombstone_horizon)? else {
+                    return Ok(());
+                };
+                buf.extend_from_slice(&kept);
+                batches += 1;
+                if buf.len() >= CHUNK {
+                    spool.write_all_at(&buf, pos)?;
+                    pos += buf.len() as u64;
+                    buf.clear();
+                }
+                Ok(())
+            })?;
+            parts.push(CleanedPart {
+                base: seg.base_offset,
+                next_base: seg.next_base,
+                last_offset: seg.next_offset - 1,
+                original_size: seg.size,
+                spool: start..pos + buf.len() as u64,
+                batches,
+            });
+        }
+        spool.write_all_at(&buf, pos)?;
+        Ok(parts)
     }
 
     /// The bytes to keep for one batch (verbatim, re-encoded, or an empty header), or None.
@@ -365,46 +460,35 @@ fn write_header_fields(batch: &mut [u8], attributes: i16, count: i32, max_ts: i6
     batch::rewrite_crc(batch);
 }
 
-/// Finish or roll back compaction swaps interrupted by a crash (called at open).
-pub(crate) fn recover_interrupted_swaps(dir: &Path) -> io::Result<()> {
-    let tmp = dir.join(CLEANER_TMP);
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp)?;
-    }
-    let mut committed = Vec::new();
-    let mut stray = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if let Some(stem) = name.strip_suffix(".log.swap") {
-            if let Ok(base) = stem.parse::<i64>() {
-                committed.push(base);
-            }
-        } else if name.ends_with(".index.swap") || name.ends_with(".timeindex.swap") {
-            stray.push(path);
+/// Append the whole batches in `range` of the spool to `out`, a chunk per write.
+fn copy_batches(
+    spool: &File,
+    range: Range<u64>,
+    out: &mut Segment,
+    interval: u64,
+) -> io::Result<()> {
+    let invalid = |e: batch::BatchError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+    let mut pos = range.start;
+    let mut buf = Vec::new();
+    while pos < range.end {
+        let want = ((range.end - pos) as usize).min(CHUNK);
+        buf.resize(want, 0);
+        spool.read_exact_at(&mut buf, pos)?;
+        let mut batches: Vec<(BatchHeader, Range<usize>)> = iter_batches(&buf)
+            .collect::<Result<_, _>>()
+            .map_err(invalid)?;
+        if batches.is_empty() {
+            // One batch bigger than a chunk: read it whole.
+            let h = BatchHeader::parse(&buf).map_err(invalid)?;
+            buf.resize(h.total_size(), 0);
+            spool.read_exact_at(&mut buf, pos)?;
+            batches.push((h, 0..buf.len()));
         }
+        let used = batches.last().map_or(0, |(_, r)| r.end);
+        out.append(&buf[..used], &batches, interval)?;
+        pos += used as u64;
     }
-    if committed.is_empty() && stray.is_empty() {
-        return Ok(());
-    }
-    for base in &committed {
-        for suffix in ["index", "timeindex", "log"] {
-            let swap = swap_path(dir, *base, suffix);
-            if swap.exists() {
-                fs::rename(&swap, segment_path(dir, *base, suffix))?;
-            } else if suffix != "log" {
-                // Index already renamed, or lost: the loader validates and rebuilds it.
-            }
-        }
-    }
-    for p in stray {
-        if p.exists() {
-            remove_if_exists(&p)?;
-        }
-    }
-    File::open(dir)?.sync_all()
+    Ok(())
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ mod records;
 mod recovery;
 mod retention;
 mod segment;
+mod swap;
 mod time_index;
 pub mod verify;
 

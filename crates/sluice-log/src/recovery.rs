@@ -34,7 +34,7 @@ pub(crate) fn open_log(dir: &Path, config: LogConfig) -> io::Result<PartitionLog
             _ => {}
         }
     }
-    crate::cleaner::recover_interrupted_swaps(dir)?;
+    crate::swap::recover_interrupted_swaps(dir)?;
     let bases = segment_bases(dir)?;
 
     let mut segments: BTreeMap<i64, Segment> = BTreeMap::new();

@@ -1,22 +1,22 @@
 //! Compaction: latest value per key at its original offset, tombstone expiry, codec-preserving
-//! re-encoding, producer headers kept, crash-safe swap.
+//! re-encoding, producer headers kept. Grouping and the swap are in `compaction_swap.rs`.
 
 use super::*;
 use crate::batch::{iter_batches, BatchHeader};
 use kafka_protocol::records::{Compression, RecordBatchDecoder};
 use std::collections::HashMap;
 
-fn compact_config() -> LogConfig {
+pub(super) fn compact_config() -> LogConfig {
     let mut c = small_segments();
     c.set("cleanup.policy", "compact").unwrap();
     c
 }
 
 /// (offset, key, value) of one record.
-type Row = (i64, String, Option<String>);
+pub(super) type Row = (i64, String, Option<String>);
 
 /// Every record from the log start, plus each batch header.
-fn dump(log: &PartitionLog) -> (Vec<Row>, Vec<BatchHeader>) {
+pub(super) fn dump(log: &PartitionLog) -> (Vec<Row>, Vec<BatchHeader>) {
     let mut out = Vec::new();
     let mut headers = Vec::new();
     let mut off = log.log_start_offset();
@@ -53,12 +53,12 @@ fn dump(log: &PartitionLog) -> (Vec<Row>, Vec<BatchHeader>) {
     (out, headers)
 }
 
-fn put(log: &mut PartitionLog, recs: Vec<RecSpec>, c: Compression) -> i64 {
+pub(super) fn put(log: &mut PartitionLog, recs: Vec<RecSpec>, c: Compression) -> i64 {
     let mut b = BatchSpec::new(recs).compressed(c).encode(0);
     log.append(&mut b, &opts()).unwrap().base_offset
 }
 
-fn compact(log: &mut PartitionLog, now: i64) -> bool {
+pub(super) fn compact(log: &mut PartitionLog, now: i64) -> bool {
     match log.compaction_plan(now) {
         Some(plan) => {
             let done = plan.execute().unwrap();
@@ -251,56 +251,6 @@ fn keeps_empty_header_for_producer_state() {
     std::fs::remove_file(dir.path().join(crate::log::CLEAN_SHUTDOWN_MARKER)).unwrap();
     let log = PartitionLog::open(dir.path(), compact_config()).unwrap();
     assert_eq!(log.producer_ids(), vec![(77, 3, 0)]);
-}
-
-#[test]
-fn interrupted_swap_is_completed_or_discarded() {
-    for commit in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = PartitionLog::open(dir.path(), compact_config()).unwrap();
-        for i in 0..40 {
-            put(
-                &mut log,
-                vec![RecSpec::kv(&format!("k{}", i % 3), &format!("{i}")).at(NOW)],
-                Compression::None,
-            );
-        }
-        let original = dump(&log).0;
-        let done = log.compaction_plan(NOW).unwrap().execute().unwrap();
-        let base = done.segments[0].0;
-        let tmp = dir.path().join(crate::cleaner::CLEANER_TMP_FOR_TESTS);
-        if commit {
-            for s in ["index", "timeindex", "log"] {
-                std::fs::rename(
-                    crate::segment::segment_path(&tmp, base, s),
-                    dir.path().join(format!("{base:020}.{s}.swap")),
-                )
-                .unwrap();
-            }
-        } else {
-            std::fs::rename(
-                crate::segment::segment_path(&tmp, base, "index"),
-                dir.path().join(format!("{base:020}.index.swap")),
-            )
-            .unwrap();
-        }
-        drop(log); // crash: no close, no finish
-        let log = PartitionLog::open(dir.path(), compact_config()).unwrap();
-        assert!(log.verify().unwrap().errors.is_empty());
-        assert!(!tmp.exists());
-        let after = dump(&log).0;
-        if commit {
-            assert!(after.len() < original.len());
-        } else {
-            assert_eq!(after, original);
-        }
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.ends_with(".swap"))
-            .collect();
-        assert!(leftovers.is_empty(), "{leftovers:?}");
-    }
 }
 
 #[test]

@@ -2,7 +2,9 @@
 
 mod append_read;
 mod compaction;
+mod compaction_swap;
 mod idempotence;
+mod read_empty;
 mod recovery;
 mod retention;
 
