@@ -88,7 +88,9 @@ impl crate::log::PartitionLog {
             if has_records {
                 return Ok(Some(slice));
             }
-            recordless.get_or_insert(slice);
+            if slice.len > 0 {
+                recordless.get_or_insert(slice);
+            }
         }
         Ok(recordless)
     }
