@@ -74,6 +74,9 @@ pub struct TopicRegistry {
     change: parking_lot::Mutex<()>,
 }
 
+/// The most partitions one request may create (Kafka's controller batch limit).
+pub const MAX_PARTITIONS_PER_REQUEST: i32 = 10_000;
+
 /// Kafka's rules for a legal topic name.
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     let invalid = |why: String| {
@@ -261,6 +264,13 @@ impl TopicRegistry {
             return Err(TopicError::new(
                 Code::InvalidPartitions,
                 "Number of partitions was set to an invalid non-positive value.",
+            ));
+        }
+        // Kafka's controller refuses oversized batches outright rather than stalling on them.
+        if partitions > MAX_PARTITIONS_PER_REQUEST {
+            return Err(TopicError::new(
+                Code::PolicyViolation,
+                "Excessively large number of partitions per request.",
             ));
         }
         if replication_factor < 1 {

@@ -38,7 +38,8 @@ const UPDATES_PER_KEY_PER_ROUND: usize = 5;
 const ROUNDS: usize = 20;
 /// Kafka's codec names, in the order of their attribute ids 0..=4.
 const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
-/// Small segments so most of the log is closed (the cleaner never touches the active one).
+/// Small segments so most of the log is closed (the cleaner never touches the active one); set
+/// through Kafka's `internal.segment.bytes`, as `segment.bytes` may not go below 1 MiB.
 const SEGMENT_BYTES: &str = "32768";
 /// Where a topic's tombstones must outlive every cleaning pass of the test.
 const LONG_DELETE_RETENTION_MS: &str = "86400000";
@@ -546,7 +547,7 @@ fn compacted_topic_keeps_latest_value_of_each_key_at_its_original_offset() {
         1,
         &[
             ("cleanup.policy", "compact"),
-            ("segment.bytes", SEGMENT_BYTES),
+            ("internal.segment.bytes", SEGMENT_BYTES),
             ("min.cleanable.dirty.ratio", "0.01"),
             ("delete.retention.ms", LONG_DELETE_RETENTION_MS),
         ],
@@ -556,7 +557,7 @@ fn compacted_topic_keeps_latest_value_of_each_key_at_its_original_offset() {
         1,
         &[
             ("cleanup.policy", "delete"),
-            ("segment.bytes", SEGMENT_BYTES),
+            ("internal.segment.bytes", SEGMENT_BYTES),
         ],
     );
     let stop_reader = Arc::new(AtomicBool::new(false));
@@ -802,7 +803,7 @@ fn compact_delete_topic_drops_tombstones_after_delete_retention_ms() {
         1,
         &[
             ("cleanup.policy", "compact,delete"),
-            ("segment.bytes", SEGMENT_BYTES),
+            ("internal.segment.bytes", SEGMENT_BYTES),
             ("min.cleanable.dirty.ratio", "0.01"),
             ("delete.retention.ms", &retention),
         ],

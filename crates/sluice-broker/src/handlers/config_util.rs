@@ -115,7 +115,10 @@ pub fn validate_topic_configs(
     broker: &BrokerConfig,
     configs: &BTreeMap<String, String>,
 ) -> Result<(), ConfigError> {
-    if let Some(name) = configs.keys().find(|k| topic_config::find(k).is_none()) {
+    if let Some(name) = configs
+        .keys()
+        .find(|k| topic_config::find(k).is_none() && *k != topic_config::INTERNAL_SEGMENT_BYTES)
+    {
         return Err(ConfigError::invalid_config(format!(
             "Unknown topic config name: {name}"
         )));

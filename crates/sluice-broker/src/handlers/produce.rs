@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use futures::FutureExt;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
-use sluice_log::AppendOptions;
+use sluice_log::{AppendError, AppendOptions};
 
 use super::str_bytes;
 use crate::background::now_ms;
@@ -136,12 +138,29 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
                 }
                 Err(e) => {
                     tracing::debug!(topic = %topic.name, partition = pd.index, error = %e, "produce rejected");
-                    tr.partition_responses.push(partition_error(
-                        pd.index,
-                        e.code(),
-                        Some(e.to_string()),
-                        v,
-                    ));
+                    let mut r = partition_error(pd.index, e.code(), Some(e.to_string()), v);
+                    // The log answered, so Kafka reports its start offset, and for record-level
+                    // rejections which record (Sluice validates per batch: the first).
+                    // (Size and CRC failures are caught before the log in Kafka: no offset.)
+                    let from_log = matches!(
+                        e,
+                        AppendError::InvalidRecord(_)
+                            | AppendError::InvalidTimestamp(_)
+                            | AppendError::OutOfOrderSequence(_)
+                            | AppendError::InvalidProducerEpoch(_)
+                    );
+                    if v >= 5 && from_log {
+                        r.log_start_offset = partition.log_start_offset();
+                    }
+                    if v >= 8
+                        && matches!(
+                            e,
+                            AppendError::InvalidRecord(_) | AppendError::InvalidTimestamp(_)
+                        )
+                    {
+                        r.record_errors = vec![BatchIndexAndErrorMessage::default()];
+                    }
+                    tr.partition_responses.push(r);
                 }
             }
         }
