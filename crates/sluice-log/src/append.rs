@@ -6,6 +6,7 @@ use std::ops::Range;
 use crate::batch::{self, BatchHeader, LOG_OVERHEAD, MAGIC_V2, RECORD_BATCH_OVERHEAD};
 use crate::log::{AppendError, AppendOptions, AppendOutcome, PartitionLog};
 use crate::producer_state::PendingProducers;
+use crate::txn_index::{marker_is_abort, AbortedTxn};
 
 /// Position of the magic byte in a batch (also in legacy message sets).
 const MAGIC_POS: usize = 16;
@@ -26,6 +27,7 @@ impl PartitionLog {
         let mut next = self.log_end_offset();
         let log_append = self.config.message_timestamp_type_log_append;
         let mut max_timestamp = -1i64;
+        let mut aborted = Vec::new();
         for (h, range) in batches.iter_mut() {
             if opts.origin_client && h.has_producer_id() && !h.is_control() {
                 if let Some(dup) = self.producers.check_client_batch(&pending, h)? {
@@ -55,6 +57,21 @@ impl PartitionLog {
             }
             *h = BatchHeader::parse(bytes).map_err(|e| AppendError::Corrupt(e.to_string()))?;
             max_timestamp = max_timestamp.max(h.max_timestamp);
+            if h.is_control() && h.has_producer_id() {
+                // An abort marker closes a transaction that wrote here: index its range.
+                let first = self
+                    .producers
+                    .get(h.producer_id)
+                    .map(|e| e.txn_first_offset)
+                    .filter(|f| *f >= 0);
+                if let (Some(first_offset), Some(true)) = (first, marker_is_abort(bytes)) {
+                    aborted.push(AbortedTxn {
+                        producer_id: h.producer_id,
+                        first_offset,
+                        last_offset: h.base_offset,
+                    });
+                }
+            }
             self.producers.stage(&mut pending, h);
             next = h.next_offset();
         }
@@ -72,6 +89,7 @@ impl PartitionLog {
         self.active_mut().append(records, &batches, interval)?;
 
         self.producers.commit(pending);
+        self.aborted.extend(aborted);
         if self.epochs.assign(opts.leader_epoch, base_offset) {
             // Not fsynced here (the lock is held); close() and recovery make it durable.
             self.epochs.persist(false)?;

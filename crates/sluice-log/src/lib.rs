@@ -22,6 +22,7 @@ mod retention;
 mod segment;
 mod swap;
 mod time_index;
+pub mod txn_index;
 pub mod verify;
 
 #[cfg(test)]
@@ -37,4 +38,5 @@ pub use config::{ConfigError, LogConfig};
 pub use flush::FlushTarget;
 pub use log::{AppendError, AppendOptions, AppendOutcome, PartitionLog};
 pub use read::{FileSlice, ReadError};
+pub use txn_index::{marker_is_abort, AbortedTxn};
 pub use verify::VerifyReport;

@@ -90,6 +90,8 @@ pub struct PartitionLog {
     pub(crate) last_flush_ms: i64,
     /// True between close() and the next mutation (the clean-shutdown marker is on disk).
     pub(crate) clean_marker_on_disk: bool,
+    /// Aborted transactions, oldest first (see [`crate::txn_index`]).
+    pub(crate) aborted: Vec<crate::txn_index::AbortedTxn>,
 }
 
 pub(crate) fn now_ms() -> i64 {

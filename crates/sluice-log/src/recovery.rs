@@ -113,8 +113,10 @@ pub(crate) fn open_log(dir: &Path, config: LogConfig) -> io::Result<PartitionLog
         unflushed_messages: 0,
         last_flush_ms: now_ms(),
         clean_marker_on_disk: false,
+        aborted: Vec::new(),
     };
     restore_producer_state(&mut log)?;
+    log.aborted = crate::txn_index::rebuild(&log)?;
     if log.epochs.truncate_from_end(log_end) | log.epochs.truncate_from_start(log_start_offset) {
         log.epochs.persist(true)?;
     }

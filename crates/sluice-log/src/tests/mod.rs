@@ -9,6 +9,7 @@ mod recovery;
 mod retention;
 
 mod timestamps;
+mod transactions;
 
 use crate::test_util::{BatchSpec, RecSpec};
 use crate::{AppendOptions, LogConfig, PartitionLog};
