@@ -93,7 +93,8 @@ pub fn fresh_topic_name(workload: &str) -> String {
 }
 
 /// Creates the topic (or accepts an existing one with the same partition count) and waits until
-/// metadata shows every partition with a leader.
+/// metadata shows every partition with a leader. A broker still starting up answers with
+/// transient errors; those are retried for up to a minute.
 pub fn ensure_topic(args: &Args, topic: &str, partitions: i32) -> anyhow::Result<()> {
     let admin: AdminClient<LoggingContext> = base(args)
         .create_with_context(LoggingContext { role: "admin" })
@@ -102,15 +103,38 @@ pub fn ensure_topic(args: &Args, topic: &str, partitions: i32) -> anyhow::Result
         .request_timeout(Some(Duration::from_secs(30)))
         .operation_timeout(Some(Duration::from_secs(30)));
     let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
-    let results = futures::executor::block_on(admin.create_topics([&new], &opts))
-        .with_context(|| format!("CreateTopics {topic}"))?;
-    for r in results {
-        match r {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => bail!("CreateTopics {name}: {code}"),
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let outcome = match futures::executor::block_on(admin.create_topics([&new], &opts)) {
+            Err(e) => Err(format!("{e}")),
+            Ok(results) => match results.into_iter().next() {
+                Some(Ok(_)) | Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(()),
+                Some(Err((_, code))) if permanent(code) => bail!("CreateTopics {topic}: {code}"),
+                Some(Err((_, code))) => Err(format!("{code}")),
+                None => Err("no result".to_string()),
+            },
+        };
+        match outcome {
+            Ok(()) => break,
+            Err(e) if Instant::now() >= deadline => bail!("CreateTopics {topic}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
     }
     wait_for_leaders(args, topic, partitions)
+}
+
+/// CreateTopics errors that retrying cannot fix.
+fn permanent(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::InvalidTopic
+            | RDKafkaErrorCode::InvalidPartitions
+            | RDKafkaErrorCode::InvalidReplicationFactor
+            | RDKafkaErrorCode::InvalidConfig
+            | RDKafkaErrorCode::PolicyViolation
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+    )
 }
 
 fn wait_for_leaders(args: &Args, topic: &str, partitions: i32) -> anyhow::Result<()> {
@@ -142,14 +166,20 @@ fn wait_for_leaders(args: &Args, topic: &str, partitions: i32) -> anyhow::Result
     }
 }
 
-/// (low, high) watermarks of every partition, through ListOffsets.
+/// (low, high) watermarks of every partition, through ListOffsets. Right after creating a topic a
+/// broker may still answer NotLeaderForPartition; errors are retried for up to 30 s.
 pub fn watermarks(args: &Args, topic: &str, partitions: i32) -> anyhow::Result<Vec<(i64, i64)>> {
     let consumer = consumer(args)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
     (0..partitions)
-        .map(|p| {
-            consumer
-                .fetch_watermarks(topic, p, Duration::from_secs(10))
-                .with_context(|| format!("ListOffsets {topic}/{p}"))
+        .map(|p| loop {
+            match consumer.fetch_watermarks(topic, p, Duration::from_secs(10)) {
+                Ok(marks) => return Ok(marks),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(e).with_context(|| format!("ListOffsets {topic}/{p}"))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
         })
         .collect()
 }

@@ -154,6 +154,8 @@ impl BrokerWatch {
 /// What a producing phase measured inside its window.
 struct SendWindow {
     throughput: Throughput,
+    /// What consumers read inside the same window (end-to-end only).
+    consumed: Throughput,
     broker: Option<BrokerCost>,
 }
 
@@ -270,7 +272,7 @@ fn send_phase(
 
     let c = &shared.counters;
     sleep_until(window_start);
-    let (acked0, bytes0) = (Counters::get(&c.acked), Counters::get(&c.acked_bytes));
+    let at_open = Tally::now(c);
     let mut broker = broker;
     if let Some(b) = broker.as_deref_mut() {
         b.open()?;
@@ -285,36 +287,61 @@ fn send_phase(
         }
         std::thread::sleep(Duration::from_millis(2));
     };
-    let (end, acked1, bytes1, cost) = if time_up {
-        let end = now_ns();
-        let (a, b) = (Counters::get(&c.acked), Counters::get(&c.acked_bytes));
-        let seconds = secs(end.saturating_sub(window_start));
-        let cost = match broker.as_deref() {
-            Some(w) => Some(w.close(b - bytes0, seconds)?),
-            None => None,
-        };
-        join_all(producers)?;
-        (end, a, b, cost)
+    // Time limit: the window closes now. Message limit: it closed at the last acknowledgement.
+    let mut producers = Some(producers);
+    if !time_up {
+        join_all(producers.take().unwrap_or_default())?;
+    }
+    let end = if time_up {
+        now_ns()
     } else {
-        join_all(producers)?;
-        let end = Counters::get(&c.last_ack_ns).max(window_start);
-        let (a, b) = (Counters::get(&c.acked), Counters::get(&c.acked_bytes));
-        let seconds = secs(end - window_start);
-        let cost = match broker.as_deref() {
-            Some(w) => Some(w.close(b - bytes0, seconds)?),
-            None => None,
-        };
-        (end, a, b, cost)
+        Counters::get(&c.last_ack_ns).max(window_start)
     };
-    progress.finish();
+    let at_close = Tally::now(c);
     let seconds = secs(end.saturating_sub(window_start));
+    let cost = match broker.as_deref() {
+        Some(w) => Some(w.close(at_close.acked_bytes - at_open.acked_bytes, seconds)?),
+        None => None,
+    };
+    if let Some(producers) = producers {
+        join_all(producers)?;
+    }
+    progress.finish();
     if seconds <= 0.0 {
         bail!("nothing was acknowledged after the warmup; lengthen --duration/--messages or shorten --warmup");
     }
     Ok(SendWindow {
-        throughput: Throughput::new(seconds, acked1 - acked0, bytes1 - bytes0),
+        throughput: Throughput::new(
+            seconds,
+            at_close.acked - at_open.acked,
+            at_close.acked_bytes - at_open.acked_bytes,
+        ),
+        consumed: Throughput::new(
+            seconds,
+            at_close.consumed - at_open.consumed,
+            at_close.consumed_bytes - at_open.consumed_bytes,
+        ),
         broker: cost,
     })
+}
+
+/// The counters at one instant, for the edges of a window.
+struct Tally {
+    acked: u64,
+    acked_bytes: u64,
+    consumed: u64,
+    consumed_bytes: u64,
+}
+
+impl Tally {
+    fn now(c: &Counters) -> Tally {
+        Tally {
+            acked: Counters::get(&c.acked),
+            acked_bytes: Counters::get(&c.acked_bytes),
+            consumed: Counters::get(&c.consumed),
+            consumed_bytes: Counters::get(&c.consumed_bytes),
+        }
+    }
 }
 
 fn rate_check(args: &Args, t: &Throughput) -> Option<RateCheck> {
@@ -341,6 +368,7 @@ fn result(
         settings: Settings::from_args(args, partitions),
         throughput,
         fill: None,
+        consumed_in_window: None,
         rate: rate_check(args, &throughput),
         messages,
         produce_latency: None,
@@ -554,6 +582,7 @@ fn end_to_end(
     );
     r.produce_latency = shared.produce_latency.summary();
     r.e2e_latency = shared.e2e_latency.summary();
+    r.consumed_in_window = Some(window.consumed);
     r.broker = window.broker;
     r.first_error = c.first_error();
     Ok(r)

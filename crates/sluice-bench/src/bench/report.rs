@@ -25,6 +25,9 @@ pub struct BenchResult {
     pub throughput: Throughput,
     /// The consume workload's fill phase (how the topic got its data).
     pub fill: Option<Throughput>,
+    /// End-to-end: what the consumers read inside the producers' window (below `throughput` when
+    /// they cannot keep up).
+    pub consumed_in_window: Option<Throughput>,
     pub rate: Option<RateCheck>,
     pub messages: Accounting,
     pub produce_latency: Option<LatencySummary>,
@@ -169,6 +172,14 @@ impl BenchResult {
                 si(f.msgs_per_s),
                 f.messages,
                 f.seconds
+            );
+        }
+        if let Some(c) = &self.consumed_in_window {
+            let _ = writeln!(
+                out,
+                "  consumed     {:9.1} MB/s {:>9} msg/s  (in the same window)",
+                c.mb_per_s,
+                si(c.msgs_per_s)
             );
         }
         if let Some(r) = &self.rate {

@@ -1,0 +1,579 @@
+#!/usr/bin/env bash
+# Runs the benchmark workloads of issue 4 against the null broker (the ceiling), Sluice and Apache
+# Kafka, and writes docs/benchmarks.md (medians, min-max, ratios, the command that made them).
+#
+# Why a script: benchmark figures are only worth something if anyone can reproduce them with one
+# command, on a fresh broker each run, with the systems alternated (A B C A B C ...) so that a
+# slow minute on a shared machine hurts every system alike.
+#
+# Every run starts a fresh broker with an empty data directory, runs one sluice-bench workload
+# against it and stops it. For the pinned scenarios the broker runs on core $BROKER_CPU and the
+# load generator on core $CLIENT_CPU (taskset); "headline-unpinned" repeats the headline with both
+# free to use every core.
+#
+# Usage: scripts/bench.sh [--quick]
+#   --quick     one short run per system and scenario (a check that everything works; figures
+#               from it are not worth quoting)
+# Env:
+#   RUNS (3)          runs per system and scenario
+#   DURATION (10)     measured seconds per run;  WARMUP (5) seconds before that, not measured
+#   SYSTEMS           "null sluice kafka"
+#   SCENARIOS         "headline headline-unpinned small large durable consume e2e"
+#   CONSUME_MB (2048) data written, then read back, by the consume (catch-up) scenario
+#   E2E_PEAK          msgs/s the end-to-end rates are fractions of (default: the slowest real
+#                     system's median end-to-end peak, measured first)
+#   BROKER_WARMUP (8) seconds of full-speed end-to-end load on a throwaway topic on every fresh broker
+#                     before the measured run, so a JVM has compiled its hot paths (Kafka needs
+#                     several seconds after start on one core); every system gets the same
+#   BROKER_CPU (1), CLIENT_CPU (0)
+#   OUT (docs/benchmarks.md), RESULTS (target/bench/<timestamp>)
+#   NO_BUILD=1        use the existing release binaries
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+
+QUICK=0
+for arg in "$@"; do
+    case $arg in
+        --quick) QUICK=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d;s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
+    esac
+done
+if [[ $QUICK == 1 ]]; then
+    RUNS=${RUNS:-1}; DURATION=${DURATION:-3}; WARMUP=${WARMUP:-1}; CONSUME_MB=${CONSUME_MB:-256}
+    BROKER_WARMUP=${BROKER_WARMUP:-3}
+fi
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-5}
+BROKER_WARMUP=${BROKER_WARMUP:-8}
+SYSTEMS=${SYSTEMS:-"null sluice kafka"}
+SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large durable consume e2e"}
+CONSUME_MB=${CONSUME_MB:-2048}
+BROKER_CPU=${BROKER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+OUT=${OUT:-docs/benchmarks.md}
+RESULTS=${RESULTS:-target/bench/$(date +%Y%m%d-%H%M%S)}
+RELEASE=$REPO/target/release
+KAFKA_HOME=${SLUICE_CACHE_DIR:-$REPO/.cache}/kafka
+COMMAND="scripts/bench.sh $*"
+
+note() { echo "bench.sh: $*" >&2; }
+has_system() { [[ " $SYSTEMS " == *" $1 "* ]]; }
+
+mkdir -p "$RESULTS"
+RESULTS=$(cd "$RESULTS" && pwd)
+note "results in $RESULTS"
+
+if [[ ${NO_BUILD:-0} != 1 ]]; then
+    note "cargo build --release -p sluice -p sluice-bench"
+    cargo build --release -p sluice -p sluice-bench
+fi
+for bin in sluice sluice-bench null-broker; do
+    [[ -x $RELEASE/$bin ]] || { note "$RELEASE/$bin is missing (cargo build --release -p sluice -p sluice-bench)"; exit 1; }
+done
+if has_system kafka; then
+    bash scripts/kafka-dist.sh
+fi
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+BROKER_PID=""
+BROKER_DIR=""
+PORT=""
+
+# Kafka's own start scripts' JVM settings (kafka-server-start.sh heap, kafka-run-class.sh flags).
+KAFKA_JVM=(-Xmx1G -Xms1G -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15
+    -Djava.awt.headless=true)
+
+start_kafka() { # start_kafka <durable> <pin-prefix...>
+    local durable=$1; shift
+    local cport cluster props=$BROKER_DIR/server.properties
+    cport=$(free_port)
+    # Kafka's Uuid text form; like Kafka's own generator, never one starting with '-' (the
+    # storage tool would read it as an option).
+    cluster=$(python3 -c '
+import base64, uuid
+while (s := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+    pass
+print(s)')
+    # Stock settings; only what a single KRaft node needs (the values of Kafka's sample config).
+    cat > "$props" <<EOF
+process.roles=broker,controller
+node.id=0
+controller.quorum.bootstrap.servers=127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$cport
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$BROKER_DIR/data
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+EOF
+    if [[ $durable == 1 ]]; then
+        # Kafka's closest equivalent of fsync-before-ack: flush the log after every append.
+        echo "log.flush.interval.messages=1" >> "$props"
+    fi
+    "$KAFKA_HOME/bin/kafka-run-class" kafka.tools.StorageTool format --standalone -t "$cluster" -c "$props" \
+        > "$BROKER_DIR/log" 2>&1
+    "$@" java "${KAFKA_JVM[@]}" -Dlog4j2.configurationFile="$KAFKA_HOME/config/log4j2.properties" \
+        -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$props" >> "$BROKER_DIR/log" 2>&1 &
+    BROKER_PID=$!
+}
+
+start_broker() { # start_broker <system> <pinned> <durable> <retain-mb>
+    local system=$1 pinned=$2 durable=$3 retain=$4
+    local pin=()
+    [[ $pinned == 1 ]] && pin=(taskset -c "$BROKER_CPU")
+    BROKER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-broker.XXXXXX")
+    PORT=$(free_port)
+    case $system in
+        null)
+            "${pin[@]}" "$RELEASE/null-broker" --listen "127.0.0.1:$PORT" --retain-mb "$retain" \
+                > "$BROKER_DIR/log" 2>&1 &
+            BROKER_PID=$! ;;
+        sluice)
+            local args=(serve --data-dir "$BROKER_DIR/data" --listeners "PLAINTEXT://127.0.0.1:$PORT"
+                --advertised-listeners "PLAINTEXT://127.0.0.1:$PORT")
+            [[ $durable == 1 ]] && args+=(--durable)
+            "${pin[@]}" "$RELEASE/sluice" "${args[@]}" > "$BROKER_DIR/log" 2>&1 &
+            BROKER_PID=$! ;;
+        kafka)
+            start_kafka "$durable" "${pin[@]}" ;;
+        *) note "unknown system $system"; exit 2 ;;
+    esac
+    local deadline=$((SECONDS + 120))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
+        if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+            note "$system exited during startup:"; tail -n 30 "$BROKER_DIR/log" >&2; return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            note "$system did not listen on $PORT within 120 s"; tail -n 30 "$BROKER_DIR/log" >&2; return 1
+        fi
+        sleep 0.1 # poll interval of a deadline-bounded wait
+    done
+}
+
+stop_broker() {
+    if [[ -n $BROKER_PID ]] && kill -0 "$BROKER_PID" 2>/dev/null; then
+        kill -TERM "$BROKER_PID" 2>/dev/null || true
+        local deadline=$((SECONDS + 30))
+        while kill -0 "$BROKER_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+        kill -KILL "$BROKER_PID" 2>/dev/null || true
+        wait "$BROKER_PID" 2>/dev/null || true
+    fi
+    BROKER_PID=""
+    [[ -n $BROKER_DIR ]] && rm -rf "$BROKER_DIR"
+    BROKER_DIR=""
+}
+trap stop_broker EXIT
+
+FAILURES=0
+# run_scenario <name> <pinned> <durable> <retain-mb> <systems> -- <sluice-bench args...>
+run_scenario() {
+    local name=$1 pinned=$2 durable=$3 retain=$4 systems=$5
+    shift 6
+    mkdir -p "$RESULTS/$name"
+    printf '%s\n' "$*" > "$RESULTS/$name/args"
+    printf '%s\n' "$pinned" > "$RESULTS/$name/pinned"
+    local client=()
+    [[ $pinned == 1 ]] && client=(taskset -c "$CLIENT_CPU")
+    for run in $(seq 1 "$RUNS"); do
+        for system in $systems; do
+            has_system "$system" || continue
+            note "$name: $system run $run/$RUNS"
+            local base=$RESULTS/$name/$system-$run
+            if ! start_broker "$system" "$pinned" "$durable" "$retain"; then
+                FAILURES=$((FAILURES + 1)); stop_broker; continue
+            fi
+            # Idle RSS: the fresh broker before any load.
+            awk '/^VmRSS:/ {print $2}' "/proc/$BROKER_PID/status" > "$base.idle-rss-kb" 2>/dev/null || true
+            if ((BROKER_WARMUP > 0)); then
+                # Produce and fetch paths both; exit status 1 only says not every message was read
+                # back (the null broker may keep nothing), which does not matter here.
+                local rc=0
+                timeout $((BROKER_WARMUP * 10 + 300)) "${client[@]}" "$RELEASE/sluice-bench" end-to-end \
+                    --duration "$BROKER_WARMUP" --drain-timeout 5 --quiet --bootstrap "127.0.0.1:$PORT" \
+                    > "$base.warmup.txt" 2>&1 || rc=$?
+                if ((rc > 1)); then
+                    note "$name: $system warm-up FAILED"; tail -n 20 "$base.warmup.txt" >&2
+                    FAILURES=$((FAILURES + 1)); stop_broker; continue
+                fi
+            fi
+            if ! timeout $((DURATION * 10 + 600)) "${client[@]}" "$RELEASE/sluice-bench" "$@" \
+                    --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" --json "$base.json" \
+                    > "$base.txt" 2>&1; then
+                note "$name: $system run $run FAILED"; tail -n 20 "$base.txt" >&2
+                FAILURES=$((FAILURES + 1))
+            fi
+            cp "$BROKER_DIR/log" "$base.broker.log" 2>/dev/null || true
+            stop_broker
+        done
+    done
+}
+
+has_scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+TIMED=(--duration "$DURATION" --warmup "$WARMUP")
+ALL="null sluice kafka"
+REAL="sluice kafka"
+
+if has_scenario headline; then
+    run_scenario headline 1 0 0 "$ALL" -- produce --message-size 1024 --partitions 6 --acks 1 "${TIMED[@]}"
+fi
+if has_scenario headline-unpinned; then
+    run_scenario headline-unpinned 0 0 0 "$ALL" -- produce --message-size 1024 --partitions 6 --acks 1 "${TIMED[@]}"
+fi
+if has_scenario small; then
+    run_scenario small 1 0 0 "$ALL" -- produce --message-size 100 --partitions 6 --acks 1 "${TIMED[@]}"
+fi
+if has_scenario large; then
+    run_scenario large 1 0 0 "$ALL" -- produce --message-size 16384 --partitions 6 --acks 1 "${TIMED[@]}"
+fi
+if has_scenario durable; then
+    # The null broker has nothing to make durable; it stays out of this one.
+    run_scenario durable 1 1 0 "$REAL" -- produce --message-size 1024 --partitions 6 --acks all "${TIMED[@]}"
+fi
+if has_scenario consume; then
+    messages=$((CONSUME_MB * 1024))
+    # The null broker keeps the whole fill in memory (per partition, with room to spare).
+    retain=$((CONSUME_MB / 6 + CONSUME_MB / 12 + 16))
+    run_scenario consume 1 0 "$retain" "$ALL" -- consume --message-size 1024 --partitions 6 --acks 1 \
+        --messages "$messages" --drain-timeout 300
+fi
+if has_scenario e2e; then
+    # The peak of the end-to-end workload itself (producer and consumer at full speed): with the
+    # load generator on one core, the produce-only peak is beyond what it can also consume.
+    run_scenario e2e-peak 1 0 64 "$ALL" -- end-to-end --message-size 1024 --partitions 6 --acks 1 \
+        --linger-ms 1 "${TIMED[@]}"
+    peak=${E2E_PEAK:-}
+    if [[ -z $peak ]]; then
+        peak=$(python3 - "$RESULTS/e2e-peak" <<'PY'
+import json, pathlib, statistics, sys
+d = pathlib.Path(sys.argv[1])
+medians = []
+for system in ("sluice", "kafka"):
+    rates = []
+    for p in d.glob(f"{system}-*.json"):
+        r = json.loads(p.read_text())
+        # Sustained end to end: what was both acknowledged and read back in the window.
+        rates.append(min(r["throughput"]["msgs_per_s"], r["consumed_in_window"]["msgs_per_s"]))
+    if rates:
+        medians.append(statistics.median(rates))
+print(int(min(medians)) if medians else "")
+PY
+)
+    fi
+    if [[ -z $peak ]]; then
+        note "e2e: no end-to-end peak measured; set E2E_PEAK"; FAILURES=$((FAILURES + 1))
+    else
+        printf '%s\n' "$peak" > "$RESULTS/e2e-peak/peak"
+        for pct in 10 50 80; do
+            rate=$((peak * pct / 100))
+            # linger.ms 1 as the OpenMessaging Benchmark's Kafka driver sets it.
+            run_scenario "e2e-$pct" 1 0 64 "$ALL" -- end-to-end --message-size 1024 --partitions 6 --acks 1 \
+                --rate "$rate" --linger-ms 1 "${TIMED[@]}"
+        done
+    fi
+fi
+
+note "writing $OUT"
+BROKER_WARMUP_S=$BROKER_WARMUP python3 - "$RESULTS" "$OUT" "$COMMAND" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CPU" "$CLIENT_CPU" "$QUICK" <<'PY'
+import json, os, pathlib, platform, statistics, subprocess, sys, datetime
+
+results, out, command, runs, duration, warmup, broker_cpu, client_cpu, quick = sys.argv[1:]
+results = pathlib.Path(results)
+SYSTEMS = ["null", "sluice", "kafka"]
+NAMES = {"null": "null broker", "sluice": "Sluice", "kafka": "Apache Kafka"}
+
+def load(scenario):
+    """system -> list of result dicts."""
+    d = results / scenario
+    by = {}
+    for s in SYSTEMS:
+        rs = []
+        for p in sorted(d.glob(f"{s}-*.json")):
+            try:
+                rs.append(json.loads(p.read_text()))
+            except ValueError:
+                pass
+        if rs:
+            by[s] = rs
+    return by
+
+def get(r, path):
+    for k in path.split("."):
+        if r is None:
+            return None
+        r = r.get(k)
+    return r
+
+def stat(rs, path):
+    xs = [x for x in (get(r, path) for r in rs) if isinstance(x, (int, float))]
+    if not xs:
+        return None
+    return statistics.median(xs), min(xs), max(xs), len(xs)
+
+def fmt(st, digits=1, unit=""):
+    if st is None:
+        return "–"
+    med, lo, hi, n = st
+    f = f"{{:.{digits}f}}"
+    if n == 1:
+        return f.format(med) + unit
+    return f"{f.format(med)}{unit} ({f.format(lo)}–{f.format(hi)})"
+
+def med(rs, path):
+    st = stat(rs, path)
+    return st[0] if st else None
+
+def ratio(a, b):
+    return f"{a / b:.2f}×" if a and b else "–"
+
+lines = []
+w = lines.append
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+try:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+except OSError:
+    commit = "?"
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+kafka_version = ""
+kv = pathlib.Path(os.environ.get("SLUICE_CACHE_DIR", ".cache")) / "kafka" / "VERSION"
+if kv.exists():
+    kafka_version = kv.read_text().split()[0]
+
+w("# Benchmarks")
+w("")
+w("Generated by `scripts/bench.sh`; edit the script, not this file. Issue 4 states what these")
+w("figures must show; the checks against its targets are at the end.")
+w("")
+if quick == "1":
+    w("> **Quick mode** (`--quick`): one short run per system, a smoke check of the pipeline. These")
+    w("> figures are not worth quoting.")
+    w("")
+w(f"- Reproduce: `{command.strip()}` (about 40 minutes with the defaults; `--quick` takes a few).")
+w(f"- Run {now} at commit `{commit}` on {os.cpu_count()} vCPU ({cpu}), Linux {platform.release()}.")
+w(f"- {runs} run(s) per system and scenario, systems alternated (null, Sluice, Kafka, null, …), each run on a")
+w(f"  freshly started broker with an empty data directory; {duration} s measured after a {warmup} s warmup.")
+w(f"- Pinned scenarios: broker on core {broker_cpu}, load generator on core {client_cpu} (`taskset`).")
+w(f"- Before each measured run the fresh broker gets {os.environ.get('BROKER_WARMUP_S', '?')} s of full-speed produce and consume on a")
+w("  throwaway topic (not measured), so that a JVM has compiled its hot paths; every system gets the same.")
+w(f"- Systems: the **null broker** (`null-broker`, acks at once, stores nothing: the ceiling of client +")
+w(f"  loopback + CPU), **Sluice** (release build, default settings; `--durable` for the durable case) and")
+w(f"  **Apache Kafka {kafka_version or '4.1'}** (one KRaft node, stock settings, the JVM flags and 1 GiB heap of")
+w("  its own start scripts; `log.flush.interval.messages=1` for the durable case).")
+w("- Load generator: `sluice-bench` (crates/sluice-bench, librdkafka 2.12), one producer and one consumer,")
+w("  linger.ms 5 and batch.size 1000000 (librdkafka's defaults) unless a table says otherwise. Each")
+w("  message's value is 16 bytes of header (send time, sequence) plus incompressible filler.")
+w("- Units: MB = 10^6 bytes and GB = 10^9 bytes of message values; latencies in ms. Cells read")
+w("  `median (min–max)` over the runs. Broker CPU is utime+stime of the broker process inside the")
+w("  measured window per GB moved; peak RSS is VmHWM, reset at the start of the window.")
+w("")
+
+def throughput_table(title, scenario, note=None, latency=True):
+    by = load(scenario)
+    if not by:
+        return
+    w(f"## {title}")
+    w("")
+    if note:
+        w(note)
+        w("")
+    args = (results / scenario / "args")
+    if args.exists():
+        pinned = (results / scenario / "pinned").read_text().strip() == "1"
+        w(f"`sluice-bench {args.read_text().strip()}`" + (" (pinned)" if pinned else " (unpinned)"))
+        w("")
+    cols = ["system", "MB/s", "msgs/s (k)"]
+    if latency:
+        cols += ["ack p50 ms", "ack p99 ms", "ack p99.9 ms"]
+    cols += ["broker CPU s/GB", "peak RSS MB", "vs null", "vs Kafka"]
+    w("| " + " | ".join(cols) + " |")
+    w("|" + "---|" * len(cols))
+    null_mb = med(by.get("null", []), "throughput.mb_per_s")
+    kafka_mb = med(by.get("kafka", []), "throughput.mb_per_s")
+    for s in SYSTEMS:
+        rs = by.get(s)
+        if not rs:
+            continue
+        mb = med(rs, "throughput.mb_per_s")
+        kmsgs = stat(rs, "throughput.msgs_per_s")
+        kmsgs = tuple(x / 1e3 for x in kmsgs[:3]) + (kmsgs[3],) if kmsgs else None
+        row = [NAMES[s], fmt(stat(rs, "throughput.mb_per_s")), fmt(kmsgs)]
+        if latency:
+            row += [fmt(stat(rs, "produce_latency.p50_ms"), 2), fmt(stat(rs, "produce_latency.p99_ms"), 2),
+                    fmt(stat(rs, "produce_latency.p999_ms"), 2)]
+        row += [fmt(stat(rs, "broker.cpu_seconds_per_gb"), 2), fmt(stat(rs, "broker.peak_rss_mb"), 0),
+                ratio(mb, null_mb) if s != "null" else "1", ratio(mb, kafka_mb) if s != "kafka" else "1"]
+        w("| " + " | ".join(row) + " |")
+    bad = [f"{s}: {sum(1 for r in rs if not get(r, 'messages.all_accounted'))} run(s)"
+           for s, rs in by.items() if any(not get(r, "messages.all_accounted") for r in rs)]
+    if bad:
+        w("")
+        w("Runs with messages not accounted for: " + ", ".join(bad) + ".")
+    w("")
+
+throughput_table("Headline: produce 1 KiB, 6 partitions, acks=1 (pinned)", "headline",
+                 "Produce-ack latency at full throughput is mostly time spent in librdkafka's queue.")
+throughput_table("Headline, unpinned (second view)", "headline-unpinned",
+                 "Broker and load generator share both cores as the scheduler likes.")
+throughput_table("Produce 100 B messages", "small")
+throughput_table("Produce 16 KiB messages", "large")
+throughput_table("Durable produce: fsync before ack, acks=all", "durable",
+                 "Sluice `--durable` (group commit across partitions) against Kafka with "
+                 "`log.flush.interval.messages=1`. The null broker has nothing to sync and stays out.")
+throughput_table("Consume catch-up", "consume",
+                 "The topic is filled first (not measured), then read from the start by one consumer; "
+                 "MB/s is the read rate and broker CPU is per GB read.", latency=False)
+
+peak_file = results / "e2e-peak" / "peak"
+if peak_file.exists():
+    peak = int(peak_file.read_text().strip())
+    w("## End-to-end latency")
+    w("")
+    w("First the peak: producer and consumer both at full speed (linger.ms 1); \"sustained\" is what was")
+    w("both acknowledged and read back inside the window. With the load generator on one core this peak")
+    w("is set by the client, which both produces and consumes there.")
+    w("")
+    cols = ["system", "acked msgs/s (k)", "consumed msgs/s (k)", "e2e p50 ms", "e2e p99 ms", "broker CPU s/GB"]
+    w("| " + " | ".join(cols) + " |")
+    w("|" + "---|" * len(cols))
+    by = load("e2e-peak")
+    for s in SYSTEMS:
+        rs = by.get(s)
+        if not rs:
+            continue
+        k = lambda st: tuple(x / 1e3 for x in st[:3]) + (st[3],) if st else None
+        w("| " + " | ".join([NAMES[s], fmt(k(stat(rs, "throughput.msgs_per_s"))),
+                               fmt(k(stat(rs, "consumed_in_window.msgs_per_s"))),
+                               fmt(stat(rs, "e2e_latency.p50_ms"), 1), fmt(stat(rs, "e2e_latency.p99_ms"), 1),
+                               fmt(stat(rs, "broker.cpu_seconds_per_gb"), 2)]) + " |")
+    w("")
+    w(f"Then fixed rates of 10 %, 50 % and 80 % of {peak:,} msgs/s, the slowest real system's sustained")
+    w("peak. Latency counts from each message's *intended* send time (no coordinated omission) to its")
+    w("arrival at the consumer; linger.ms 1. A rate marked † was not kept (achieved < 95 % of target).")
+    w("")
+    cols = ["rate", "system", "achieved msgs/s", "e2e p50 ms", "e2e p99 ms", "e2e p99.9 ms", "e2e max ms",
+            "ack p99 ms", "broker CPU s/GB"]
+    w("| " + " | ".join(cols) + " |")
+    w("|" + "---|" * len(cols))
+    for pct in (10, 50, 80):
+        by = load(f"e2e-{pct}")
+        for s in SYSTEMS:
+            rs = by.get(s)
+            if not rs:
+                continue
+            kept = all(get(r, "rate.kept") for r in rs)
+            row = [f"{pct} %", NAMES[s], fmt(stat(rs, "throughput.msgs_per_s"), 0) + ("" if kept else " †"),
+                   fmt(stat(rs, "e2e_latency.p50_ms"), 2), fmt(stat(rs, "e2e_latency.p99_ms"), 2),
+                   fmt(stat(rs, "e2e_latency.p999_ms"), 2), fmt(stat(rs, "e2e_latency.max_ms"), 2),
+                   fmt(stat(rs, "produce_latency.p99_ms"), 2), fmt(stat(rs, "broker.cpu_seconds_per_gb"), 1)]
+            w("| " + " | ".join(row) + " |")
+    w("")
+
+def idle_rss(scenario, system):
+    """RSS in MB of each fresh broker before any load (bench.sh reads it right after start)."""
+    xs = []
+    for p in sorted((results / scenario).glob(f"{system}-*.idle-rss-kb")):
+        try:
+            xs.append(int(p.read_text().strip()) / 1024 * 1.048576)
+        except ValueError:
+            pass
+    return (statistics.median(xs), min(xs), max(xs), len(xs)) if xs else None
+
+by = load("headline")
+if by:
+    w("## Memory")
+    w("")
+    w("Idle: the fresh broker right after it started listening. Peak: VmHWM during the measured headline")
+    w("window (reset when the window opened).")
+    w("")
+    w("| system | idle RSS MB | peak RSS under the headline load MB |")
+    w("|---|---|---|")
+    for s in SYSTEMS:
+        if s in by:
+            w(f"| {NAMES[s]} | {fmt(idle_rss('headline', s), 1)} | {fmt(stat(by[s], 'broker.peak_rss_mb'), 1)} |")
+    w("")
+
+# Issue 4's targets, checked against these medians.
+checks = []
+def check(what, ok, detail):
+    checks.append((what, "yes" if ok else ("no" if ok is False else "–"), detail))
+h = load("headline")
+sl, nl, kf = (med(h.get(s, []), "throughput.mb_per_s") for s in ("sluice", "null", "kafka"))
+check("Headline ≥ 70 % of the null broker", sl / nl >= 0.7 if sl and nl else None, ratio(sl, nl))
+check("Headline ≥ 1.5 × Apache Kafka", sl / kf >= 1.5 if sl and kf else None, ratio(sl, kf))
+c = load("consume")
+cs = med(c.get("sluice", []), "throughput.mb_per_s")
+check("Consume catch-up ≥ 1 GB/s", cs >= 1000 if cs else None, f"{cs:.0f} MB/s" if cs else "–")
+scpu = med(h.get("sluice", []), "broker.cpu_seconds_per_gb")
+kcpu = med(h.get("kafka", []), "broker.cpu_seconds_per_gb")
+check("Broker CPU ≤ 1.0 s per GB produced", scpu <= 1.0 if scpu else None, f"{scpu:.2f}" if scpu else "–")
+check("Broker CPU ≤ ½ of Kafka's per GB produced", scpu <= kcpu / 2 if scpu and kcpu else None,
+      ratio(scpu, kcpu))
+ccpu = med(c.get("sluice", []), "broker.cpu_seconds_per_gb")
+check("Broker CPU ≤ 0.3 s per GB consumed", ccpu <= 0.3 if ccpu else None, f"{ccpu:.2f}" if ccpu else "–")
+idle = (idle_rss("headline", "sluice") or [None])[0]
+check("Idle RSS ≤ 30 MB", idle <= 30 if idle else None, f"{idle:.1f} MB" if idle else "–")
+peak_rss = med(h.get("sluice", []), "broker.peak_rss_mb")
+check("RSS under load ≤ 256 MB", peak_rss <= 256 if peak_rss else None, f"{peak_rss:.0f} MB" if peak_rss else "–")
+e = load("e2e-50")
+if e:
+    p50, p99, p999 = (med(e.get("sluice", []), f"e2e_latency.{k}") for k in ("p50_ms", "p99_ms", "p999_ms"))
+    kp99 = med(e.get("kafka", []), "e2e_latency.p99_ms")
+    check("E2E at 50 %: p50 ≤ 1 ms", p50 <= 1 if p50 else None, f"{p50:.2f} ms" if p50 else "–")
+    check("E2E at 50 %: p99 ≤ 5 ms", p99 <= 5 if p99 else None, f"{p99:.2f} ms" if p99 else "–")
+    check("E2E at 50 %: p99.9 ≤ 20 ms", p999 <= 20 if p999 else None, f"{p999:.2f} ms" if p999 else "–")
+    check("E2E at 50 %: p99 ≤ ⅓ of Kafka's", p99 <= kp99 / 3 if p99 and kp99 else None, ratio(p99, kp99))
+w("## Issue 4's targets, from these medians")
+w("")
+w("| target | met | Sluice |")
+w("|---|---|---|")
+for what, ok, detail in checks:
+    w(f"| {what} | {ok} | {detail} |")
+w("")
+
+# How noisy: the spread of each system's runs relative to its median.
+spreads = []
+for scen in ["headline", "headline-unpinned", "small", "large", "durable", "consume"]:
+    for s, rs in load(scen).items():
+        st = stat(rs, "throughput.mb_per_s")
+        if st and st[3] > 1 and st[0] > 0:
+            spreads.append((scen, s, (st[2] - st[1]) / st[0] * 100))
+w("## How noisy these figures are")
+w("")
+w("The machine has 2 vCPUs shared with other work, and the figures move from minute to minute (see")
+w("shared/notes/machine-and-tools.md: fsync p99 alone varies severalfold). Alternating the systems")
+w("spreads slow minutes over all of them, but a single run can still be off by tens of percent; read")
+w("ratios within one table, not absolute values across tables.")
+if spreads:
+    worst = max(spreads, key=lambda x: x[2])
+    typical = statistics.median(x[2] for x in spreads)
+    w(f"In this run the throughput spread (max−min)/median was {typical:.0f} % typically and "
+      f"{worst[2]:.0f} % at worst ({NAMES[worst[1]]}, {worst[0]}).")
+w("")
+w("## Not covered yet")
+w("")
+w("Tansu, Redis Streams and NATS JetStream as further peers; `fio` fdatasync as the durable baseline;")
+w("1 and 60 partitions; a plot; the flame graph of the headline run. `sluice bench` is not a")
+w("subcommand: the load generator is the separate `sluice-bench` binary (crate sluice-bench), and")
+w("`null-broker` comes from the same crate.")
+w("")
+w(f"Raw results (one JSON per run, the load generator's output and the broker's log) were in `{results}`.")
+pathlib.Path(out).write_text("\n".join(lines) + "\n")
+PY
+
+if ((FAILURES > 0)); then
+    note "$FAILURES run(s) failed; see $RESULTS"
+    exit 1
+fi
+note "done: $OUT"
