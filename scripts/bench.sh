@@ -18,7 +18,7 @@
 #   RUNS (3)          runs per system and scenario
 #   DURATION (10)     measured seconds per run;  WARMUP (5) seconds before that, not measured
 #   SYSTEMS           "null sluice kafka"
-#   SCENARIOS         "headline headline-unpinned small large durable consume e2e"
+#   SCENARIOS         "headline headline-unpinned small large durable consume e2e profile"
 #   CONSUME_MB (2048) data written, then read back, by the consume (catch-up) scenario
 #   E2E_PEAK          msgs/s the end-to-end rates are fractions of (default: the slowest real
 #                     system's median end-to-end peak, measured first)
@@ -49,7 +49,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-5}
 BROKER_WARMUP=${BROKER_WARMUP:-8}
 SYSTEMS=${SYSTEMS:-"null sluice kafka"}
-SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large durable consume e2e"}
+SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large durable consume e2e profile"}
 CONSUME_MB=${CONSUME_MB:-2048}
 BROKER_CPU=${BROKER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -177,6 +177,19 @@ stop_broker() {
 }
 trap stop_broker EXIT
 
+# warm_up <output-base> <client pin prefix...>: full-speed load on a throwaway topic, produce and
+# fetch paths both. Exit status 1 only says not every message was read back (the null broker may
+# keep nothing), which does not matter here.
+warm_up() {
+    local base=$1; shift
+    ((BROKER_WARMUP > 0)) || return 0
+    local rc=0
+    timeout $((BROKER_WARMUP * 10 + 300)) "$@" "$RELEASE/sluice-bench" end-to-end \
+        --duration "$BROKER_WARMUP" --drain-timeout 5 --quiet --bootstrap "127.0.0.1:$PORT" \
+        > "$base.warmup.txt" 2>&1 || rc=$?
+    ((rc <= 1))
+}
+
 FAILURES=0
 # run_scenario <name> <pinned> <durable> <retain-mb> <systems> -- <sluice-bench args...>
 run_scenario() {
@@ -197,17 +210,9 @@ run_scenario() {
             fi
             # Idle RSS: the fresh broker before any load.
             awk '/^VmRSS:/ {print $2}' "/proc/$BROKER_PID/status" > "$base.idle-rss-kb" 2>/dev/null || true
-            if ((BROKER_WARMUP > 0)); then
-                # Produce and fetch paths both; exit status 1 only says not every message was read
-                # back (the null broker may keep nothing), which does not matter here.
-                local rc=0
-                timeout $((BROKER_WARMUP * 10 + 300)) "${client[@]}" "$RELEASE/sluice-bench" end-to-end \
-                    --duration "$BROKER_WARMUP" --drain-timeout 5 --quiet --bootstrap "127.0.0.1:$PORT" \
-                    > "$base.warmup.txt" 2>&1 || rc=$?
-                if ((rc > 1)); then
-                    note "$name: $system warm-up FAILED"; tail -n 20 "$base.warmup.txt" >&2
-                    FAILURES=$((FAILURES + 1)); stop_broker; continue
-                fi
+            if ! warm_up "$base" "${client[@]}"; then
+                note "$name: $system warm-up FAILED"; tail -n 20 "$base.warmup.txt" >&2
+                FAILURES=$((FAILURES + 1)); stop_broker; continue
             fi
             if ! timeout $((DURATION * 10 + 600)) "${client[@]}" "$RELEASE/sluice-bench" "$@" \
                     --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" --json "$base.json" \
@@ -282,6 +287,34 @@ PY
             run_scenario "e2e-$pct" 1 0 64 "$ALL" -- end-to-end --message-size 1024 --partitions 6 --acks 1 \
                 --rate "$rate" --linger-ms 1 "${TIMED[@]}"
         done
+    fi
+fi
+
+if has_scenario profile && has_system sluice; then
+    if ! command -v perf > /dev/null; then
+        note "profile: perf not found; skipped"
+    else
+        # Where Sluice spends its CPU during the headline workload: perf samples of the broker
+        # process over the measured part of one run.
+        note "profile: sluice headline under perf"
+        mkdir -p "$RESULTS/profile"
+        if start_broker sluice 1 0 0 && warm_up "$RESULTS/profile/run" taskset -c "$CLIENT_CPU"; then
+            taskset -c "$CLIENT_CPU" "$RELEASE/sluice-bench" produce --message-size 1024 --partitions 6 \
+                --acks 1 --duration "$DURATION" --warmup "$WARMUP" --bootstrap "127.0.0.1:$PORT" \
+                --broker-pid "$BROKER_PID" --json "$RESULTS/profile/run.json" > "$RESULTS/profile/run.txt" 2>&1 &
+            bench_pid=$!
+            sleep "$WARMUP" # the load generator's own warmup: sample only its measured window
+            perf record -F 999 -g -p "$BROKER_PID" -o "$RESULTS/profile/perf.data" -- sleep "$DURATION" \
+                > "$RESULTS/profile/perf-record.txt" 2>&1 || note "profile: perf record failed"
+            wait "$bench_pid" || note "profile: the load run failed"
+            perf report -i "$RESULTS/profile/perf.data" --stdio --no-children -g none --percent-limit 0.7 \
+                --sort dso,symbol > "$RESULTS/profile/symbols.txt" 2> /dev/null || true
+            perf report -i "$RESULTS/profile/perf.data" --stdio --no-children -g none --sort dso \
+                > "$RESULTS/profile/dso.txt" 2> /dev/null || true
+        else
+            FAILURES=$((FAILURES + 1))
+        fi
+        stop_broker
     fi
 fi
 
@@ -561,10 +594,43 @@ if spreads:
     w(f"In this run the throughput spread (max−min)/median was {typical:.0f} % typically and "
       f"{worst[2]:.0f} % at worst ({NAMES[worst[1]]}, {worst[0]}).")
 w("")
+import re
+sym = results / "profile" / "symbols.txt"
+if sym.exists():
+    rows = []
+    for line in sym.read_text(errors="replace").splitlines():
+        m = re.match(r"^\s+([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.*?)\s*$", line)
+        if m:
+            # perf pads the symbol column and appends "-  -" (no branch data).
+            name = re.sub(r"(\s+-)*\s*$", "", m.group(4))
+            rows.append((float(m.group(1)), m.group(2), m.group(3), name))
+    dsos = []
+    dso = results / "profile" / "dso.txt"
+    if dso.exists():
+        for line in dso.read_text(errors="replace").splitlines():
+            m = re.match(r"^\s+([\d.]+)%\s+(\S+)\s*$", line)
+            if m:
+                dsos.append((float(m.group(1)), m.group(2)))
+    if rows:
+        w("## Profile of the headline run (Sluice)")
+        w("")
+        w(f"`perf record -F 999 -g` on the broker over the {duration} s measured window of one pinned headline")
+        w("run; self time per symbol (`[k]` kernel, `[.]` user space). By object: " +
+          ", ".join(f"{d} {p:.0f} %" for p, d in dsos[:5]) + ".")
+        w("")
+        top = rows[:3]
+        w("Top three costs: " + "; ".join(f"`{r[3][:70]}` ({r[0]:.1f} %)" for r in top) + ".")
+        w("")
+        w("| self % | object | symbol |")
+        w("|---|---|---|")
+        for p, d, k, name in rows[:20]:
+            w(f"| {p:.1f} | {d} | `[{k}] {name[:90]}` |")
+        w("")
+
 w("## Not covered yet")
 w("")
 w("Tansu, Redis Streams and NATS JetStream as further peers; `fio` fdatasync as the durable baseline;")
-w("1 and 60 partitions; a plot; the flame graph of the headline run. `sluice bench` is not a")
+w("1 and 60 partitions; a plot (and a flame graph rather than the profile table). `sluice bench` is not a")
 w("subcommand: the load generator is the separate `sluice-bench` binary (crate sluice-bench), and")
 w("`null-broker` comes from the same crate.")
 w("")
