@@ -378,6 +378,10 @@ try:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 except OSError:
     commit = "?"
+dirty = subprocess.run(["git", "status", "--porcelain", "--", "crates", "Cargo.toml", "Cargo.lock"],
+                       capture_output=True, text=True).stdout.strip()
+if dirty:
+    commit += " plus uncommitted changes under crates/"
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 kafka_version = ""
 kv = pathlib.Path(os.environ.get("SLUICE_CACHE_DIR", ".cache")) / "kafka" / "VERSION"
