@@ -29,6 +29,9 @@ enum Command {
     Produce(cli::produce::ProduceArgs),
     /// Consume records and print them to stdout.
     Consume(cli::consume::ConsumeArgs),
+    /// List, describe (members, offsets, lag), delete consumer groups and reset their offsets.
+    #[command(subcommand)]
+    Group(cli::group::GroupCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Topic(cmd) => cli::block_on(cli::topic::run(cmd)),
         Command::Produce(args) => cli::block_on(cli::produce::run(args)),
         Command::Consume(args) => cli::block_on(cli::consume::run(args)),
+        Command::Group(cmd) => cli::block_on(cli::group::run(cmd)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ pub mod consume;
 mod context;
 mod error;
 mod format;
+pub mod group;
 mod input_line;
 mod native_admin;
 pub mod produce;
