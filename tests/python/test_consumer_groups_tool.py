@@ -247,10 +247,6 @@ def test_delete_refused_while_active_then_removes_group_and_offsets(scene, broke
     assert any("GroupIdNotFoundException" in line or "does not exist" in line for line in again), again
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Sluice bug: ConsumerGroupDescribe answers an unknown group with GROUP_ID_NOT_FOUND and the "
-    "message 'Group X not found or is not a consumer group.'; Kafka 4.1 says 'Group X not found.' "
-    "(and 'Group X is not a consumer group.' for a classic group), and the tool prints it"))
 def test_describe_of_an_unknown_group(brokers):
     # (Also what describing a deleted group prints.)
     group = f"cg-never-{uuid.uuid4().hex[:8]}"

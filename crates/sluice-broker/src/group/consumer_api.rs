@@ -92,6 +92,11 @@ impl GroupCoordinator {
         out
     }
 
+    /// Whether a group of any protocol exists (to tell "not found" from "not a consumer group").
+    pub fn group_exists(&self, group_id: &str) -> bool {
+        self.groups.lock().contains_key(group_id)
+    }
+
     pub fn describe_consumer(&self, group_id: &str) -> Result<DescribedConsumerGroup, Code> {
         let groups = self.groups.lock();
         let Some(Group {

@@ -74,10 +74,13 @@ pub async fn handle(
                 }
                 Err(c) => {
                     g.error_code = c.code();
-                    g.error_message = Some(str_bytes(format!(
-                        "Group {} not found or is not a consumer group.",
-                        id.as_str()
-                    )));
+                    // Kafka's two messages for the same code.
+                    let why = if broker.groups.group_exists(id.as_str()) {
+                        "is not a consumer group"
+                    } else {
+                        "not found"
+                    };
+                    g.error_message = Some(str_bytes(format!("Group {} {why}.", id.as_str())));
                 }
             }
             g.group_id = id;
