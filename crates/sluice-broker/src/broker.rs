@@ -13,6 +13,7 @@ use crate::flusher::Flusher;
 use crate::group::GroupCoordinator;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::topics::TopicRegistry;
+use crate::txn::TransactionCoordinator;
 
 pub struct Broker {
     pub config: Arc<BrokerConfig>,
@@ -23,6 +24,8 @@ pub struct Broker {
     pub flusher: Flusher,
     /// Consumer groups and committed offsets (group coordinator; see crate::group).
     pub groups: GroupCoordinator,
+    /// Transactional ids and their transactions (transaction coordinator; see crate::txn).
+    pub txns: TransactionCoordinator,
     pub shutdown: CancellationToken,
 }
 
@@ -59,12 +62,15 @@ impl Broker {
         let topics = TopicRegistry::open(config.clone())?;
         // Group coordinator: replays __consumer_offsets, so it opens after the topics.
         let groups = GroupCoordinator::open(&config, &topics)?;
+        // Transaction coordinator: replays __transaction_state.
+        let txns = TransactionCoordinator::open(&config, &topics)?;
         Ok(Arc::new(Broker {
             producer_ids: ProducerIdAllocator::open(&meta_dir)?,
             fetch_sessions: FetchSessionCache::new(1000),
             flusher: Flusher::start(),
             shutdown: CancellationToken::new(),
             groups,
+            txns,
             topics,
             cluster_id,
             config,
@@ -92,13 +98,14 @@ impl Broker {
 
     /// Accepts connections until shutdown, then closes every log cleanly.
     pub async fn serve(self: Arc<Self>, listeners: Vec<TcpListener>) -> std::io::Result<()> {
-        let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(crate::background::flush_loop(self.clone())));
-        tasks.push(tokio::spawn(crate::background::maintenance_loop(
-            self.clone(),
-        )));
-        // Group coordinator deadlines (sessions, rebalances, offset retention).
-        tasks.push(tokio::spawn(crate::group::run_timers(self.clone())));
+        let mut tasks = vec![
+            tokio::spawn(crate::background::flush_loop(self.clone())),
+            tokio::spawn(crate::background::maintenance_loop(self.clone())),
+            // Group coordinator deadlines (sessions, rebalances, offset retention).
+            tokio::spawn(crate::group::run_timers(self.clone())),
+            // Transaction completion after a crash, and timeouts.
+            tokio::spawn(crate::txn::run_timers(self.clone())),
+        ];
         for listener in listeners {
             tasks.push(tokio::spawn(crate::server::accept_loop(
                 self.clone(),

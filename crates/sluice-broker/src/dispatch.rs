@@ -91,6 +91,11 @@ apis! {
     OffsetDelete => 0..=0, handlers::offset_delete::handle;
     ConsumerGroupHeartbeat => 0..=1, handlers::consumer_group_heartbeat::handle;
     ConsumerGroupDescribe => 0..=1, handlers::consumer_group_describe::handle;
+    AddPartitionsToTxn => 0..=5, handlers::add_partitions_to_txn::handle;
+    AddOffsetsToTxn => 0..=4, handlers::add_offsets_to_txn::handle;
+    // EndTxn v5 and TxnOffsetCommit v5 mean transactions v2 (KIP-890), which Sluice lacks.
+    EndTxn => 0..=4, handlers::end_txn::handle;
+    TxnOffsetCommit => 0..=4, handlers::txn_offset_commit::handle;
 }
 
 pub fn supported_range(key: ApiKey) -> Option<(i16, i16)> {

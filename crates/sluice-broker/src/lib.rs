@@ -22,6 +22,7 @@ pub mod producer_ids;
 pub mod server;
 pub mod topic_config;
 pub mod topics;
+pub mod txn;
 
 pub use broker::Broker;
 pub use config::BrokerConfig;

@@ -45,6 +45,13 @@ impl Partition {
         *self.high_watermark.borrow()
     }
 
+    /// The last stable offset: the high watermark, held back to the first record of the oldest
+    /// open transaction. read_committed consumers read only below it.
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark();
+        self.log.lock().last_stable_offset(hw)
+    }
+
     /// Moves the high watermark forward (never back) and wakes waiting fetches.
     pub fn advance_high_watermark(&self, offset: i64) {
         self.high_watermark.send_if_modified(|hw| {

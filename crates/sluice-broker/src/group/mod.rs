@@ -24,6 +24,7 @@ pub mod offsets;
 pub mod protocol;
 pub mod records;
 pub mod store;
+pub mod txn_offsets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

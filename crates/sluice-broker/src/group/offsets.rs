@@ -161,7 +161,7 @@ impl GroupCoordinator {
 
     /// Kafka's group checks for a commit; creates a simple group for commits from outside group
     /// management (negative generation).
-    fn validate_commit(
+    pub(super) fn validate_commit(
         &self,
         groups: &mut std::collections::HashMap<String, Group>,
         input: &CommitInput,

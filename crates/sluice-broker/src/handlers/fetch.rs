@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
 use uuid::Uuid;
 
 use super::str_bytes;
@@ -29,8 +31,11 @@ struct Served {
     key: SessionKey,
     error: i16,
     high_watermark: i64,
+    last_stable: i64,
     log_start: i64,
     records: Bytes,
+    /// For read_committed: aborted transactions overlapping what is served.
+    aborted: Option<Vec<sluice_log::AbortedTxn>>,
 }
 
 /// Sessionless (`None`) or a session with its id.
@@ -144,6 +149,8 @@ pub async fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome<FetchResponse> {
         }
     };
 
+    // isolation_level 1 (read_committed): serve only below the last stable offset.
+    let read_committed = req.isolation_level == 1;
     let max_bytes = if req.max_bytes <= 0 {
         i32::MAX
     } else {
@@ -162,7 +169,7 @@ pub async fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome<FetchResponse> {
     } else {
         Vec::new()
     };
-    let served = gather(&broker, &wanted, max_bytes, by_id);
+    let served = gather(&broker, &wanted, max_bytes, by_id, read_committed);
     let ready = |s: &[Served]| {
         let bytes: usize = s.iter().map(|p| p.records.len()).sum();
         bytes >= req.min_bytes.max(0) as usize || s.iter().any(|p| p.error != 0)
@@ -192,13 +199,18 @@ pub async fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome<FetchResponse> {
                     _ = tokio::time::sleep_until(deadline) => break,
                     _ = broker.shutdown.cancelled() => break,
                 }
-                let served = gather(&broker, &wanted, max_bytes, by_id);
+                let served = gather(&broker, &wanted, max_bytes, by_id, read_committed);
                 let bytes: usize = served.iter().map(|p| p.records.len()).sum();
                 if bytes >= min_bytes || served.iter().any(|p| p.error != 0) {
                     return build(&broker, v, mode, served);
                 }
             }
-            build(&broker, v, mode, gather(&broker, &wanted, max_bytes, by_id))
+            build(
+                &broker,
+                v,
+                mode,
+                gather(&broker, &wanted, max_bytes, by_id, read_committed),
+            )
         }
         .boxed(),
     )
@@ -227,7 +239,13 @@ fn lookup(
 }
 
 /// Reads what each partition can serve now, within the response's byte budget.
-fn gather(broker: &Broker, wanted: &[Wanted], max_bytes: usize, by_id: bool) -> Vec<Served> {
+fn gather(
+    broker: &Broker,
+    wanted: &[Wanted],
+    max_bytes: usize,
+    by_id: bool,
+    read_committed: bool,
+) -> Vec<Served> {
     let mut remaining = max_bytes;
     let mut out = Vec::with_capacity(wanted.len());
     for w in wanted {
@@ -235,8 +253,10 @@ fn gather(broker: &Broker, wanted: &[Wanted], max_bytes: usize, by_id: bool) -> 
             key: w.key.clone(),
             error: 0,
             high_watermark: -1,
+            last_stable: -1,
             log_start: -1,
             records: Bytes::new(),
+            aborted: None,
         };
         let partition = match lookup(broker, &w.key, by_id) {
             Ok(p) => p,
@@ -251,10 +271,15 @@ fn gather(broker: &Broker, wanted: &[Wanted], max_bytes: usize, by_id: bool) -> 
         let limit = (w.max_bytes.max(0) as usize).min(remaining);
         let read = partition.with_log(|log| {
             s.log_start = log.log_start_offset();
+            s.last_stable = log.last_stable_offset(hw);
+            let upper = if read_committed { s.last_stable } else { hw };
+            if read_committed {
+                s.aborted = Some(log.aborted_transactions(w.fetch_offset, upper));
+            }
             if limit == 0 && remaining < max_bytes {
                 return Ok(None);
             }
-            log.read(w.fetch_offset, limit.max(1), hw)
+            log.read(w.fetch_offset, limit.max(1), upper)
         });
         match read {
             Ok(Some(slice)) => {
@@ -277,7 +302,9 @@ fn gather(broker: &Broker, wanted: &[Wanted], max_bytes: usize, by_id: bool) -> 
                 // Kafka reports no watermarks alongside a failed read.
                 s.error = e.code();
                 s.high_watermark = -1;
+                s.last_stable = -1;
                 s.log_start = -1;
+                s.aborted = None;
             }
         }
         out.push(s);
@@ -338,12 +365,21 @@ fn build(broker: &Broker, v: i16, mode: Mode, served: Vec<Served>) -> FetchRespo
         p.partition_index = s.key.partition;
         p.error_code = s.error;
         p.high_watermark = s.high_watermark;
-        p.last_stable_offset = s.high_watermark;
+        p.last_stable_offset = s.last_stable;
         if v >= 5 {
             p.log_start_offset = s.log_start;
         }
-        // No transactions yet, so never any aborted ones: null, as Kafka sends for read_uncommitted.
-        p.aborted_transactions = None;
+        // Null for read_uncommitted, as Kafka sends; the overlapping aborts for read_committed.
+        p.aborted_transactions = s.aborted.map(|list| {
+            list.into_iter()
+                .map(|t| {
+                    let mut a = AbortedTransaction::default();
+                    a.producer_id = ProducerId(t.producer_id);
+                    a.first_offset = t.first_offset;
+                    a
+                })
+                .collect()
+        });
         p.records = Some(s.records);
         if let Some(last) = resp.responses.last_mut() {
             last.partitions.push(p);

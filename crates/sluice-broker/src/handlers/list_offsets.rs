@@ -18,6 +18,8 @@ const LATEST_TIERED: i64 = -5;
 pub async fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> Outcome<ListOffsetsResponse> {
     let v = ctx.api_version;
     let mut resp = ListOffsetsResponse::default();
+    // isolation_level 1 (read_committed, v2+) sees only offsets below the last stable offset.
+    let read_committed = v >= 2 && req.isolation_level == 1;
     for t in req.topics {
         let topic = ctx.broker.topics.get(&t.name.0);
         let mut tr = ListOffsetsTopicResponse::default();
@@ -30,7 +32,7 @@ pub async fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> Outcome<ListOffsetsRe
             let partition = topic.as_ref().and_then(|t| t.partition(p.partition_index));
             match partition {
                 None => pr.error_code = code(Code::UnknownTopicOrPartition),
-                Some(part) => match lookup(part, p.timestamp) {
+                Some(part) => match lookup(part, p.timestamp, read_committed) {
                     Ok((offset, ts)) => {
                         pr.offset = offset;
                         pr.timestamp = ts;
@@ -49,8 +51,13 @@ pub async fn handle(ctx: &Ctx, req: ListOffsetsRequest) -> Outcome<ListOffsetsRe
 }
 
 /// (offset, timestamp) answering `timestamp` for one partition; -1/-1 when no record matches.
-fn lookup(p: &Partition, timestamp: i64) -> Result<(i64, i64), i16> {
-    let hw = p.high_watermark();
+/// Nothing at or past the high watermark (the last stable offset for read_committed) is offered.
+fn lookup(p: &Partition, timestamp: i64, read_committed: bool) -> Result<(i64, i64), i16> {
+    let hw = if read_committed {
+        p.last_stable_offset()
+    } else {
+        p.high_watermark()
+    };
     match timestamp {
         LATEST => Ok((hw, -1)),
         EARLIEST | EARLIEST_LOCAL => Ok((p.log_start_offset(), -1)),

@@ -1,0 +1,94 @@
+//! TxnOffsetCommit: consumer offsets committed inside a transaction. They are checked against
+//! the group like OffsetCommit's and staged by the transaction coordinator; the group sees them
+//! only when the transaction commits.
+
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+
+use super::end_txn::fenced_before;
+use crate::background::now_ms;
+use crate::dispatch::{Ctx, Outcome};
+use crate::error::{Code, NONE};
+use crate::group::Committed;
+
+pub async fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome<TxnOffsetCommitResponse> {
+    let broker = &ctx.broker;
+    let group = req.group_id.0.to_string();
+    let now = now_ms();
+    let max_metadata = broker.groups.config.offset_metadata_max_bytes;
+    // Per-partition checks first; the rest share the outcome of the group and transaction checks.
+    let mut codes: Vec<(String, Vec<(i32, i16)>)> = Vec::new();
+    let mut offsets = Vec::new();
+    for t in &req.topics {
+        let topic = broker.topics.get(&t.name.0);
+        let mut list = Vec::new();
+        for p in &t.partitions {
+            let code = if topic
+                .as_ref()
+                .is_none_or(|t| t.partition(p.partition_index).is_none())
+            {
+                Code::UnknownTopicOrPartition.code()
+            } else if p
+                .committed_metadata
+                .as_ref()
+                .is_some_and(|m| m.len() > max_metadata)
+            {
+                Code::OffsetMetadataTooLarge.code()
+            } else {
+                offsets.push((
+                    (t.name.0.to_string(), p.partition_index),
+                    Committed {
+                        offset: p.committed_offset,
+                        leader_epoch: p.committed_leader_epoch,
+                        metadata: p
+                            .committed_metadata
+                            .as_ref()
+                            .map(|m| m.to_string())
+                            .unwrap_or_default(),
+                        commit_timestamp: now,
+                        expire_timestamp: None,
+                    },
+                ));
+                NONE
+            };
+            list.push((p.partition_index, code));
+        }
+        codes.push((t.name.0.to_string(), list));
+    }
+    let checked = broker
+        .groups
+        .validate_txn_commit(
+            &group,
+            &req.member_id,
+            req.group_instance_id.as_deref(),
+            req.generation_id,
+        )
+        .and_then(|()| {
+            broker.txns.stage_offsets(
+                &req.transactional_id.0,
+                req.producer_id.0,
+                req.producer_epoch,
+                &group,
+                offsets,
+            )
+        });
+    let shared = match checked {
+        Ok(()) => NONE,
+        Err(c) => fenced_before(ctx.api_version, 3, c).code(),
+    };
+    let mut resp = TxnOffsetCommitResponse::default();
+    for (name, list) in codes {
+        let mut tr = TxnOffsetCommitResponseTopic::default();
+        tr.name = kafka_protocol::messages::TopicName(super::str_bytes(name));
+        for (index, code) in list {
+            let mut pr = TxnOffsetCommitResponsePartition::default();
+            pr.partition_index = index;
+            pr.error_code = if code == NONE { shared } else { code };
+            tr.partitions.push(pr);
+        }
+        resp.topics.push(tr);
+    }
+    Outcome::Now(resp)
+}
