@@ -285,12 +285,23 @@ fn a_newer_producer_fences_the_older_one() {
 
 #[test]
 fn transaction_state_survives_a_broker_crash() {
-    let mut broker = Broker::start_with_args(&[
+    crash_and_recover(&[]);
+}
+
+#[test]
+fn transaction_state_survives_a_broker_crash_in_durable_mode() {
+    crash_and_recover(&["--durable"]);
+}
+
+fn crash_and_recover(extra: &[&str]) {
+    let mut args = vec![
         "--set",
         "transaction.state.log.num.partitions=3",
         "--set",
         "transaction.abort.timed.out.transaction.cleanup.interval.ms=200",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let mut broker = Broker::start_with_args(&args);
     let topic = unique_topic("txn-crash");
     broker.create_topic(&topic, 2, &[]);
     let producer = txn_producer(&broker, "crash", 4_000);
@@ -342,4 +353,370 @@ fn transaction_state_survives_a_broker_crash() {
     producer.commit_transaction(T).expect("commit");
     let got = read(&broker, "read_committed", &topic, &BTreeMap::from([(0, 4)]));
     assert_eq!(got[&0].last().map(String::as_str), Some("after"));
+}
+
+// ------------------------------------------------------------------------------------------
+// Bad input over the wire: requests librdkafka never sends (wrong epochs, unknown ids, EndTxn
+// without a transaction, writes outside the transaction) encoded by hand. Non-flexible
+// versions use int16-length strings and int32-length arrays; TxnOffsetCommit v3 (the first
+// version with a generation) is flexible: compact strings/arrays and empty tagged fields.
+// ------------------------------------------------------------------------------------------
+
+const INVALID_PRODUCER_EPOCH: i16 = 47;
+const INVALID_TXN_STATE: i16 = 48;
+const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const OPERATION_NOT_ATTEMPTED: i16 = 55;
+const ILLEGAL_GENERATION: i16 = 22;
+
+struct Wire {
+    stream: std::net::TcpStream,
+    correlation_id: i32,
+}
+
+/// Big-endian request body builder.
+#[derive(Default)]
+struct Body(Vec<u8>);
+
+impl Body {
+    fn i8(mut self, v: i8) -> Self {
+        self.0.push(v as u8);
+        self
+    }
+    fn i16(mut self, v: i16) -> Self {
+        self.0.extend(v.to_be_bytes());
+        self
+    }
+    fn i32(mut self, v: i32) -> Self {
+        self.0.extend(v.to_be_bytes());
+        self
+    }
+    fn i64(mut self, v: i64) -> Self {
+        self.0.extend(v.to_be_bytes());
+        self
+    }
+    fn str(self, s: &str) -> Self {
+        let mut b = self.i16(s.len() as i16);
+        b.0.extend(s.as_bytes());
+        b
+    }
+    /// Compact string (flexible versions): unsigned varint length + 1 (small values only).
+    fn cstr(mut self, s: &str) -> Self {
+        assert!(s.len() < 127);
+        self.0.push(s.len() as u8 + 1);
+        self.0.extend(s.as_bytes());
+        self
+    }
+    fn bytes(self, v: &[u8]) -> Self {
+        let mut b = self.i32(v.len() as i32);
+        b.0.extend(v);
+        b
+    }
+}
+
+/// Big-endian response reader.
+struct Reader(Vec<u8>, usize);
+
+impl Reader {
+    fn take(&mut self, n: usize) -> &[u8] {
+        let s = &self.0[self.1..self.1 + n];
+        self.1 += n;
+        s
+    }
+    fn i16(&mut self) -> i16 {
+        i16::from_be_bytes(self.take(2).try_into().unwrap())
+    }
+    fn i32(&mut self) -> i32 {
+        i32::from_be_bytes(self.take(4).try_into().unwrap())
+    }
+    fn i64(&mut self) -> i64 {
+        i64::from_be_bytes(self.take(8).try_into().unwrap())
+    }
+    fn u8(&mut self) -> u8 {
+        self.take(1)[0]
+    }
+    fn skip_str(&mut self) {
+        let n = self.i16();
+        self.take(n.max(0) as usize);
+    }
+    fn skip_cstr(&mut self) {
+        let n = self.u8();
+        self.take(n.saturating_sub(1) as usize);
+    }
+}
+
+impl Wire {
+    fn open(broker: &Broker) -> Wire {
+        let stream = std::net::TcpStream::connect(broker.addr()).expect("connecting");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Wire {
+            stream,
+            correlation_id: 0,
+        }
+    }
+
+    /// Sends one request; `flexible` selects request header v2 / response header v1.
+    fn call(&mut self, api_key: i16, version: i16, flexible: bool, body: Body) -> Reader {
+        use std::io::{Read, Write};
+        self.correlation_id += 1;
+        let mut req = Body::default()
+            .i16(api_key)
+            .i16(version)
+            .i32(self.correlation_id)
+            .str("txn-wire-test");
+        if flexible {
+            req = req.i8(0);
+        }
+        req.0.extend(body.0);
+        let mut frame = (req.0.len() as i32).to_be_bytes().to_vec();
+        frame.extend(req.0);
+        self.stream.write_all(&frame).unwrap();
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len).expect("response size");
+        let mut resp = vec![0u8; i32::from_be_bytes(len) as usize];
+        self.stream.read_exact(&mut resp).expect("response");
+        let mut r = Reader(resp, 0);
+        assert_eq!(r.i32(), self.correlation_id);
+        if flexible {
+            assert_eq!(r.u8(), 0, "response header tagged fields");
+        }
+        r
+    }
+
+    /// InitProducerId v1: (error, producer id, epoch).
+    fn init(&mut self, id: &str, timeout_ms: i32) -> (i16, i64, i16) {
+        let mut r = self.call(22, 1, false, Body::default().str(id).i32(timeout_ms));
+        r.i32();
+        (r.i16(), r.i64(), r.i16())
+    }
+
+    /// AddPartitionsToTxn v1 for one topic: the code of each partition.
+    fn add_partitions(
+        &mut self,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        topic: &str,
+        ps: &[i32],
+    ) -> Vec<i16> {
+        let mut b = Body::default()
+            .str(id)
+            .i64(pid)
+            .i16(epoch)
+            .i32(1)
+            .str(topic);
+        b = b.i32(ps.len() as i32);
+        for p in ps {
+            b = b.i32(*p);
+        }
+        let mut r = self.call(24, 1, false, b);
+        r.i32(); // throttle
+        assert_eq!(r.i32(), 1, "one topic result");
+        r.skip_str();
+        let n = r.i32();
+        (0..n)
+            .map(|_| {
+                r.i32();
+                r.i16()
+            })
+            .collect()
+    }
+
+    /// AddOffsetsToTxn v1.
+    fn add_offsets(&mut self, id: &str, pid: i64, epoch: i16, group: &str) -> i16 {
+        let body = Body::default().str(id).i64(pid).i16(epoch).str(group);
+        let mut r = self.call(25, 1, false, body);
+        r.i32();
+        r.i16()
+    }
+
+    /// EndTxn v1.
+    fn end(&mut self, id: &str, pid: i64, epoch: i16, commit: bool) -> i16 {
+        let body = Body::default().str(id).i64(pid).i16(epoch).i8(commit as i8);
+        let mut r = self.call(26, 1, false, body);
+        r.i32();
+        r.i16()
+    }
+
+    /// TxnOffsetCommit v3 for partition 0 of `topic`: that partition's code.
+    fn txn_offset_commit(
+        &mut self,
+        id: &str,
+        group: &str,
+        pid: i64,
+        epoch: i16,
+        generation: i32,
+        topic: &str,
+    ) -> i16 {
+        let body = Body::default()
+            .cstr(id)
+            .cstr(group)
+            .i64(pid)
+            .i16(epoch)
+            .i32(generation)
+            .cstr("some-member")
+            .i8(0) // group instance id: null
+            .i8(2) // one topic
+            .cstr(topic)
+            .i8(2) // one partition
+            .i32(0)
+            .i64(7)
+            .i32(-1)
+            .i8(0) // metadata: null
+            .i8(0) // partition tags
+            .i8(0) // topic tags
+            .i8(0); // request tags
+        let mut r = self.call(28, 3, true, body);
+        r.i32(); // throttle
+        assert_eq!(r.u8(), 2, "one topic result");
+        r.skip_cstr();
+        assert_eq!(r.u8(), 2, "one partition result");
+        r.i32();
+        r.i16()
+    }
+
+    /// Produce v3 of one transactional batch holding one record: the partition's code.
+    fn produce_txn(&mut self, topic: &str, partition: i32, pid: i64, epoch: i16, seq: i32) -> i16 {
+        let batch = txn_batch(pid, epoch, seq);
+        let body = Body::default()
+            .i16(-1) // transactional id: null
+            .i16(-1) // acks
+            .i32(10_000)
+            .i32(1)
+            .str(topic)
+            .i32(1)
+            .i32(partition)
+            .bytes(&batch);
+        let mut r = self.call(0, 3, false, body);
+        assert_eq!(r.i32(), 1);
+        r.skip_str();
+        assert_eq!(r.i32(), 1);
+        r.i32();
+        r.i16()
+    }
+}
+
+/// A v2 record batch with one record (value "x"), transactional for `pid`/`epoch`.
+fn txn_batch(pid: i64, epoch: i16, seq: i32) -> Vec<u8> {
+    // length 7 (zigzag 14), attributes, timestamp delta, offset delta, key -1, value len 1, "x",
+    // no headers.
+    let record = [14u8, 0, 0, 0, 1, 2, b'x', 0];
+    let now = common::now_ms();
+    let mut b = Body::default()
+        .i64(0)
+        .i32((49 + record.len()) as i32)
+        .i32(-1)
+        .i8(2)
+        .i32(0) // crc, filled in below
+        .i16(0x10) // transactional
+        .i32(0)
+        .i64(now)
+        .i64(now)
+        .i64(pid)
+        .i16(epoch)
+        .i32(seq)
+        .i32(1);
+    b.0.extend(record);
+    let crc = sluice_log::crc_of(&b.0);
+    b.0[17..21].copy_from_slice(&crc.to_be_bytes());
+    b.0
+}
+
+#[test]
+fn bad_transactional_requests_get_kafkas_error_codes() {
+    let broker = Broker::start_with_args(&[
+        "--set",
+        "transaction.state.log.num.partitions=3",
+        "--set",
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms=100",
+    ]);
+    let topic = unique_topic("txn-bad");
+    broker.create_topic(&topic, 2, &[]);
+    let mut w = Wire::open(&broker);
+
+    assert_eq!(
+        w.init("too-long", 1_000_000_000).0,
+        INVALID_TRANSACTION_TIMEOUT
+    );
+    let (err, pid, epoch) = w.init("bad", 60_000);
+    assert_eq!((err, epoch), (0, 0));
+
+    // EndTxn with no transaction open, or for an id the coordinator never saw.
+    assert_eq!(w.end("bad", pid, epoch, true), INVALID_TXN_STATE);
+    assert_eq!(
+        w.end("never-seen", pid, epoch, true),
+        INVALID_PRODUCER_ID_MAPPING
+    );
+    // AddPartitionsToTxn with a wrong epoch (v1 knows fencing as INVALID_PRODUCER_EPOCH), a
+    // wrong producer id, and an unknown partition next to a known one.
+    assert_eq!(
+        w.add_partitions("bad", pid, epoch + 1, &topic, &[0]),
+        vec![INVALID_PRODUCER_EPOCH]
+    );
+    assert_eq!(
+        w.add_partitions("bad", pid + 1000, epoch, &topic, &[0]),
+        vec![INVALID_PRODUCER_ID_MAPPING]
+    );
+    assert_eq!(
+        w.add_partitions("bad", pid, epoch, &topic, &[0, 9]),
+        vec![OPERATION_NOT_ATTEMPTED, UNKNOWN_TOPIC_OR_PARTITION]
+    );
+    // A transactional write to a partition that is not in the transaction.
+    assert_eq!(w.produce_txn(&topic, 1, pid, epoch, 0), INVALID_TXN_STATE);
+    // TxnOffsetCommit before AddOffsetsToTxn, and for a group that does not know the generation.
+    assert_eq!(
+        w.txn_offset_commit("bad", "g-bad", pid, epoch, -1, &topic),
+        INVALID_TXN_STATE
+    );
+    assert_eq!(w.add_offsets("bad", pid, epoch, "g-bad"), 0);
+    assert_eq!(w.add_offsets("bad", pid, epoch, "g-unknown"), 0);
+    assert_eq!(
+        w.txn_offset_commit("bad", "g-unknown", pid, epoch, 3, &topic),
+        ILLEGAL_GENERATION
+    );
+
+    // The coordinator is still healthy: the same transaction commits a record.
+    assert_eq!(w.add_partitions("bad", pid, epoch, &topic, &[0]), vec![0]);
+    assert_eq!(w.produce_txn(&topic, 0, pid, epoch, 0), 0);
+    assert_eq!(w.end("bad", pid, epoch, true), 0);
+    assert_eq!(
+        w.end("bad", pid, epoch, true),
+        0,
+        "a retried EndTxn succeeds"
+    );
+    assert_eq!(w.end("bad", pid, epoch, false), INVALID_TXN_STATE);
+    let got = read(&broker, "read_committed", &topic, &BTreeMap::from([(0, 1)]));
+    assert_eq!(got[&0], vec!["x".to_string()]);
+
+    // A transaction that outlives its timeout is aborted, fencing its producer.
+    let (err, pid, epoch) = w.init("expiring", 300);
+    assert_eq!(err, 0);
+    assert_eq!(
+        w.add_partitions("expiring", pid, epoch, &topic, &[1]),
+        vec![0]
+    );
+    assert_eq!(w.produce_txn(&topic, 1, pid, epoch, 0), 0);
+    wait_until(
+        Duration::from_secs(20),
+        "the expired transaction's abort",
+        || {
+            let (_, lso) = watermarks(&broker, "read_committed", &topic, 1);
+            let (_, hw) = watermarks(&broker, "read_uncommitted", &topic, 1);
+            (lso == hw).then_some(())
+        },
+    );
+    assert_eq!(w.end("expiring", pid, epoch, true), INVALID_PRODUCER_EPOCH);
+    assert_eq!(
+        w.produce_txn(&topic, 1, pid, epoch, 1),
+        INVALID_PRODUCER_EPOCH
+    );
+    let (err, _, new_epoch) = w.init("expiring", 60_000);
+    assert_eq!(
+        (err, new_epoch),
+        (0, epoch + 2),
+        "aborted at epoch+1, then bumped"
+    );
 }

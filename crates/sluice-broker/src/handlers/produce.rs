@@ -33,6 +33,23 @@ fn partition_error(
     r
 }
 
+/// Asks the transaction coordinator whether a transactional batch may be written here (the
+/// first batch speaks for the request: one producer writes a partition's batches).
+fn verify_transactional(
+    broker: &crate::broker::Broker,
+    topic: &str,
+    partition: i32,
+    records: &[u8],
+) -> Result<(), Code> {
+    match sluice_log::BatchHeader::parse(records) {
+        Ok(h) if h.is_transactional() && !h.is_control() && h.has_producer_id() => broker
+            .txns
+            .verify_produce(h.producer_id, h.producer_epoch, topic, partition),
+        // Not transactional, or malformed: the log's validation answers.
+        _ => Ok(()),
+    }
+}
+
 pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> {
     let v = ctx.api_version;
     let broker = &ctx.broker;
@@ -114,6 +131,12 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
                 ));
                 continue;
             };
+            // Transactional records only for a partition of the producer's open transaction.
+            if let Err(c) = verify_transactional(broker, &topic.name, pd.index, &records) {
+                tr.partition_responses
+                    .push(partition_error(pd.index, c.code(), None, v));
+                continue;
+            }
             // The batch headers are patched in place (offsets, epoch); the request buffer is
             // shared and immutable, so work on a copy in reused memory.
             scratch.clear();

@@ -275,6 +275,34 @@ impl TransactionCoordinator {
             .collect())
     }
 
+    /// Checks a transactional produce (Kafka's partition verification, KIP-890 part 1): the
+    /// producer must have an open transaction that includes the partition, or its records would
+    /// hold the partition's last stable offset with no marker ever coming. An older epoch is the
+    /// log's INVALID_PRODUCER_EPOCH. Scans the transactional ids: only transactional batches ask.
+    pub fn verify_produce(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), Code> {
+        let txns = self.txns.lock();
+        let Some(m) = txns.values().find(|m| m.producer_id == producer_id) else {
+            return Err(Code::InvalidTxnState);
+        };
+        if producer_epoch < m.producer_epoch {
+            return Err(Code::InvalidProducerEpoch);
+        }
+        let added = m.state == TxnState::Ongoing
+            && m.producer_epoch == producer_epoch
+            && m.partitions.contains(&(topic.to_string(), partition));
+        if added {
+            Ok(())
+        } else {
+            Err(Code::InvalidTxnState)
+        }
+    }
+
     /// AddOffsetsToTxn: the transaction will commit offsets for `group`.
     pub async fn add_offsets(
         &self,
