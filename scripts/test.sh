@@ -24,8 +24,8 @@ if ! timeout 40m cargo build -p sluice; then
 fi
 
 if [[ "${SKIP_CARGO_TEST:-0}" != 1 ]]; then
-    note "cargo test --workspace"
-    if ! timeout 30m cargo test --workspace; then
+    note "cargo test --workspace --no-fail-fast"
+    if ! timeout 30m cargo test --workspace --no-fail-fast; then
         note "cargo test --workspace FAILED"
         status=1
     fi
