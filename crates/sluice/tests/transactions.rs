@@ -304,18 +304,39 @@ fn crash_and_recover(extra: &[&str]) {
     let mut broker = Broker::start_with_args(&args);
     let topic = unique_topic("txn-crash");
     broker.create_topic(&topic, 2, &[]);
+    // Both transactions also commit consumer offsets (of the topic itself, partition 0).
+    let group = "crash-group";
+    let member: BaseConsumer = broker
+        .consumer_config()
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let metadata = member.group_metadata().expect("group metadata");
+    let offsets = |n: i64| {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, 0, Offset::Offset(n))
+            .expect("tpl");
+        tpl
+    };
     let producer = txn_producer(&broker, "crash", 4_000);
     producer.begin_transaction().expect("begin");
     send_all(&producer, &topic, &recs("committed", 2, 3));
+    producer
+        .send_offsets_to_transaction(&offsets(3), &metadata, T)
+        .expect("send_offsets_to_transaction");
     producer.commit_transaction(T).expect("commit");
     producer.begin_transaction().expect("begin");
     send_all(&producer, &topic, &recs("open", 2, 3));
+    producer
+        .send_offsets_to_transaction(&offsets(6), &metadata, T)
+        .expect("send_offsets_to_transaction");
     let open_at: Vec<i64> = (0..2)
         .map(|p| watermarks(&broker, "read_committed", &topic, p).1)
         .collect();
 
     broker.kill();
     drop(producer);
+    drop(member);
     broker.restart();
 
     // Right after the restart the open transaction still holds the LSO back; once its
@@ -346,6 +367,21 @@ fn crash_and_recover(extra: &[&str]) {
         let expected: Vec<String> = (0..3).map(|k| format!("committed-p{p}-{k}")).collect();
         assert_eq!(got[&p], expected);
     }
+    // The committed transaction's offset survived; the aborted one's never became visible.
+    let committed = {
+        let c: BaseConsumer = broker
+            .consumer_config()
+            .set("group.id", group)
+            .create()
+            .expect("consumer");
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&topic, 0);
+        c.committed_offsets(tpl, Duration::from_secs(10))
+            .expect("OffsetFetch")
+            .find_partition(&topic, 0)
+            .map(|e| e.offset())
+    };
+    assert_eq!(committed, Some(Offset::Offset(3)));
     // A new instance of the transactional id works after the restart.
     let producer = txn_producer(&broker, "crash", 4_000);
     producer.begin_transaction().expect("begin");

@@ -111,6 +111,9 @@ pub struct GroupCoordinator {
     pub config: GroupConfig,
     store: OffsetsStore,
     groups: Mutex<HashMap<String, Group>>,
+    /// TxnOffsetCommit records written but not yet committed or aborted, by producer id (see
+    /// [`txn_offsets`]). Locked after `groups` when both are needed.
+    txn_pending: Mutex<store::PendingTxns>,
 }
 
 impl GroupCoordinator {
@@ -121,7 +124,7 @@ impl GroupCoordinator {
     ) -> std::io::Result<GroupCoordinator> {
         let config = GroupConfig::from_settings(&config.raw);
         let store = OffsetsStore::new(config.clone());
-        let records = store.load(topics)?;
+        let (records, pending) = store.load(topics)?;
         let groups = replay(records);
         if !groups.is_empty() {
             tracing::info!(groups = groups.len(), "loaded consumer groups");
@@ -130,6 +133,7 @@ impl GroupCoordinator {
             config,
             store,
             groups: Mutex::new(groups),
+            txn_pending: Mutex::new(pending),
         })
     }
 

@@ -26,6 +26,9 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// One record to write: a key and a value, or `None` for a tombstone.
 pub type KeyValue = (Bytes, Option<Bytes>);
 
+/// Transactional records still waiting for their marker, by producer id.
+pub type PendingTxns = std::collections::HashMap<i64, Vec<KeyValue>>;
+
 /// Java's `String.hashCode`, which Kafka uses to place a group on a partition.
 fn java_string_hash(s: &str) -> i32 {
     s.encode_utf16()
@@ -80,6 +83,27 @@ impl OffsetsStore {
         records: &[KeyValue],
         now_ms: i64,
     ) -> Result<Arc<Partition>, Code> {
+        self.append_as(topics, durable, group, records, now_ms, None)
+    }
+
+    /// The partition that holds `group` (creating the topic if needed).
+    pub fn partition_of(&self, topics: &TopicRegistry, group: &str) -> Result<i32, Code> {
+        let topic = self.topic(topics)?;
+        Ok(partition_for(group, topic.partitions.len() as i32))
+    }
+
+    /// [`Self::append`], as a transactional batch of `producer` (id, epoch) when given: such
+    /// records count only once a commit marker follows (TxnOffsetCommit).
+    pub fn append_as(
+        &self,
+        topics: &TopicRegistry,
+        durable: bool,
+        group: &str,
+        records: &[KeyValue],
+        now_ms: i64,
+        producer: Option<(i64, i16)>,
+    ) -> Result<Arc<Partition>, Code> {
+        let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
         let topic = self.topic(topics)?;
         let index = partition_for(group, topic.partitions.len() as i32);
         let partition = topic
@@ -93,12 +117,12 @@ impl OffsetsStore {
             .iter()
             .enumerate()
             .map(|(i, (key, value))| Record {
-                transactional: false,
+                transactional: producer.is_some(),
                 control: false,
                 delete_horizon: false,
                 partition_leader_epoch: LEADER_EPOCH,
-                producer_id: -1,
-                producer_epoch: -1,
+                producer_id,
+                producer_epoch,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
                 sequence: -1,
@@ -134,10 +158,13 @@ impl OffsetsStore {
     }
 
     /// Every record of the offsets topic in log order (per partition), for replay at start-up.
-    pub fn load(&self, topics: &TopicRegistry) -> std::io::Result<Vec<KeyValue>> {
+    /// Transactional records (TxnOffsetCommit) appear where their commit marker is and are
+    /// dropped at an abort marker; those with no marker yet are returned by producer id.
+    pub fn load(&self, topics: &TopicRegistry) -> std::io::Result<(Vec<KeyValue>, PendingTxns)> {
+        let mut pending = PendingTxns::new();
         let mut out = Vec::new();
         let Some(topic) = topics.get(OFFSETS_TOPIC) else {
-            return Ok(out);
+            return Ok((out, pending));
         };
         for p in &topic.partitions {
             let (mut offset, end) = p.with_log(|l| (l.log_start_offset(), l.log_end_offset()));
@@ -154,14 +181,25 @@ impl OffsetsStore {
                         batch.map_err(|e| std::io::Error::other(e.to_string()))?;
                     next = next.max(header.last_offset() + 1);
                     if header.is_control() {
+                        let commit =
+                            sluice_log::marker_is_abort(&bytes[range.clone()]) == Some(false);
+                        let records = pending.remove(&header.producer_id).unwrap_or_default();
+                        if commit {
+                            out.extend(records);
+                        }
                         continue;
                     }
                     let mut raw = bytes.slice(range);
                     match RecordBatchDecoder::decode(&mut raw) {
                         Ok(set) => {
+                            let dest = if header.is_transactional() {
+                                pending.entry(header.producer_id).or_default()
+                            } else {
+                                &mut out
+                            };
                             for r in set.records {
                                 if let Some(key) = r.key {
-                                    out.push((key, r.value));
+                                    dest.push((key, r.value));
                                 }
                             }
                         }
@@ -177,7 +215,7 @@ impl OffsetsStore {
                 offset = next;
             }
         }
-        Ok(out)
+        Ok((out, pending))
     }
 }
 

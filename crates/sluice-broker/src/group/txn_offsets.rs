@@ -1,14 +1,17 @@
 //! The group coordinator's side of transactional offset commits, the whole API between it and
 //! the transaction coordinator ([`crate::txn`]).
 //!
-//! TxnOffsetCommit offsets must stay invisible to the group until their transaction commits, so
-//! the transaction coordinator stages them itself: it asks here whether the group accepts the
-//! commit (the same member and generation checks as OffsetCommit) and, when the transaction
-//! commits, hands the offsets here to be written to `__consumer_offsets` and applied.
+//! TxnOffsetCommit offsets must stay invisible to the group until their transaction commits. As
+//! in Kafka they are written at once to `__consumer_offsets` as a transactional batch of the
+//! producer, and the transaction's commit or abort marker (which the transaction coordinator
+//! writes to the group's partition like to any other) decides them. In memory they wait in
+//! `txn_pending` until [`GroupCoordinator::complete_txn_offsets`]; at start-up
+//! [`super::store::OffsetsStore::load`] resolves them by the markers in the log.
 
 use std::sync::Arc;
 
 use super::offsets::CommitInput;
+use super::records::RecordKey;
 use super::{records, Committed, Group, GroupCoordinator};
 use crate::background::now_ms;
 use crate::broker::Broker;
@@ -46,15 +49,25 @@ impl GroupCoordinator {
         self.validate_commit(&mut groups, &input, now_ms())
     }
 
-    /// Makes a committed transaction's offsets visible: writes them to `__consumer_offsets` and
-    /// applies them. Returns the partition written, to fsync in durable mode.
-    pub fn apply_txn_offsets(
+    /// The `__consumer_offsets` partition of `group` (creating the topic if needed): the
+    /// transaction coordinator adds it to the transaction so the markers reach it.
+    pub fn offsets_partition(&self, broker: &Broker, group: &str) -> Result<i32, Code> {
+        self.store.partition_of(&broker.topics, group)
+    }
+
+    /// Writes a transaction's offsets for `group` to `__consumer_offsets` as a transactional
+    /// batch of the producer, not yet visible. Returns the partition written, to fsync in
+    /// durable mode before answering (so a PrepareCommit never outlives them in a crash).
+    pub fn stage_txn_offsets(
         &self,
         broker: &Broker,
+        producer_id: i64,
+        producer_epoch: i16,
         group_id: &str,
         offsets: TxnOffsets,
     ) -> Result<Arc<Partition>, Code> {
-        let mut groups = self.groups.lock();
+        // The groups lock keeps this log's order the order of the changes, as for OffsetCommit.
+        let _groups = self.groups.lock();
         let records: Vec<_> = offsets
             .iter()
             .map(|((topic, partition), c)| {
@@ -70,11 +83,61 @@ impl GroupCoordinator {
                 )
             })
             .collect();
-        let partition = self.write(broker, group_id, &records)?;
-        let group = groups
-            .entry(group_id.to_string())
-            .or_insert_with(|| Group::classic(now_ms()));
-        group.offsets.extend(offsets);
+        let partition = self.store.append_as(
+            &broker.topics,
+            broker.config.durable,
+            group_id,
+            &records,
+            now_ms(),
+            Some((producer_id, producer_epoch)),
+        )?;
+        self.txn_pending
+            .lock()
+            .entry(producer_id)
+            .or_default()
+            .extend(records);
         Ok(partition)
+    }
+
+    /// The producer's transaction ended (its markers are written): on commit its staged offsets
+    /// become the groups' committed offsets; on abort they are dropped.
+    pub fn complete_txn_offsets(&self, producer_id: i64, commit: bool) {
+        let mut groups = self.groups.lock();
+        let Some(staged) = self.txn_pending.lock().remove(&producer_id) else {
+            return;
+        };
+        if !commit {
+            return;
+        }
+        for (key, value) in staged {
+            let (
+                Ok(RecordKey::Offset {
+                    group,
+                    topic,
+                    partition,
+                }),
+                Some(value),
+            ) = (records::decode_key(&key), value)
+            else {
+                continue;
+            };
+            let Ok(v) = records::decode_offset_value(&value) else {
+                continue;
+            };
+            groups
+                .entry(group)
+                .or_insert_with(|| Group::classic(now_ms()))
+                .offsets
+                .insert(
+                    (topic, partition),
+                    Committed {
+                        offset: v.offset,
+                        leader_epoch: v.leader_epoch,
+                        metadata: v.metadata,
+                        commit_timestamp: v.commit_timestamp,
+                        expire_timestamp: v.expire_timestamp,
+                    },
+                );
+        }
     }
 }

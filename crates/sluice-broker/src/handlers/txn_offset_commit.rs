@@ -1,7 +1,8 @@
 //! TxnOffsetCommit: consumer offsets committed inside a transaction. They are checked against
-//! the group like OffsetCommit's and staged by the transaction coordinator; the group sees them
-//! only when the transaction commits.
+//! the group like OffsetCommit's and written as transactional records; the group sees them only
+//! when the transaction commits.
 
+use futures::FutureExt;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
@@ -67,6 +68,7 @@ pub async fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome<TxnOffset
         )
         .and_then(|()| {
             broker.txns.stage_offsets(
+                broker,
                 &req.transactional_id.0,
                 req.producer_id.0,
                 req.producer_epoch,
@@ -74,9 +76,9 @@ pub async fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome<TxnOffset
                 offsets,
             )
         });
-    let shared = match checked {
-        Ok(()) => NONE,
-        Err(c) => fenced_before(ctx.api_version, 3, c).code(),
+    let (shared, written) = match checked {
+        Ok(p) => (NONE, Some(p)),
+        Err(c) => (fenced_before(ctx.api_version, 3, c).code(), None),
     };
     let mut resp = TxnOffsetCommitResponse::default();
     for (name, list) in codes {
@@ -90,5 +92,26 @@ pub async fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome<TxnOffset
         }
         resp.topics.push(tr);
     }
-    Outcome::Now(resp)
+    match written {
+        // Durable mode: answer once the records are on disk, before any EndTxn can follow.
+        Some(p) if broker.config.durable => {
+            let flusher = broker.flusher.clone();
+            Outcome::Later(
+                async move {
+                    if flusher.flush(p).await.is_err() {
+                        for t in &mut resp.topics {
+                            for pr in &mut t.partitions {
+                                if pr.error_code == NONE {
+                                    pr.error_code = Code::CoordinatorNotAvailable.code();
+                                }
+                            }
+                        }
+                    }
+                    resp
+                }
+                .boxed(),
+            )
+        }
+        _ => Outcome::Now(resp),
+    }
 }

@@ -12,9 +12,9 @@
 //! In durable mode every state record and marker is fsynced (outside the lock) before the step
 //! that depends on it and before the client is answered.
 //!
-//! TxnOffsetCommit offsets are staged here in memory and handed to the group coordinator
-//! ([`crate::group::txn_offsets`]) at commit. Known gap: staged offsets are not durable, so a
-//! crash between PrepareCommit and CompleteCommit commits the records but not the offsets.
+//! TxnOffsetCommit offsets go to `__consumer_offsets` at once as transactional records of the
+//! producer ([`crate::group::txn_offsets`]); AddOffsetsToTxn puts the group's partition in the
+//! transaction, so the same markers decide them, after a crash too.
 
 pub mod config;
 pub mod markers;
@@ -31,6 +31,7 @@ use crate::background::now_ms;
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::error::Code;
+use crate::group::store::OFFSETS_TOPIC;
 use crate::group::Committed;
 use crate::partition::Partition;
 use crate::topics::TopicRegistry;
@@ -303,7 +304,8 @@ impl TransactionCoordinator {
         }
     }
 
-    /// AddOffsetsToTxn: the transaction will commit offsets for `group`.
+    /// AddOffsetsToTxn: the transaction will commit offsets for `group`; its partition of
+    /// `__consumer_offsets` joins the transaction.
     pub async fn add_offsets(
         &self,
         broker: &Broker,
@@ -315,49 +317,41 @@ impl TransactionCoordinator {
         if group.is_empty() {
             return Err(Code::InvalidGroupId);
         }
-        let written = {
-            let mut txns = self.txns.lock();
-            let m = txns.get_mut(id).ok_or(Code::InvalidProducerIdMapping)?;
-            check_producer(m, producer_id, producer_epoch)?;
-            if m.state.is_preparing() {
-                return Err(Code::ConcurrentTransactions);
-            }
-            let now = now_ms();
-            let began = m.state != TxnState::Ongoing;
-            m.ensure_ongoing(now);
-            m.groups.insert(group.to_string());
-            m.last_update_ms = now;
-            if !began {
-                return Ok(());
-            }
-            // A transaction that begins here must be on record, so its timeout survives a crash.
-            let snapshot = m.clone();
-            self.persist(broker, id, &snapshot)?
-        };
-        Self::sync(broker, vec![written]).await
+        let index = broker.groups.offsets_partition(broker, group)?;
+        self.add_partitions(
+            broker,
+            id,
+            producer_id,
+            producer_epoch,
+            &[(OFFSETS_TOPIC.to_string(), index)],
+        )
+        .await
     }
 
-    /// TxnOffsetCommit: stages offsets for `group`, visible to it only when the transaction
-    /// commits. The group must have been added with AddOffsetsToTxn.
+    /// TxnOffsetCommit: writes offsets for `group` as part of the transaction; the group sees
+    /// them when it commits. The group must have been added with AddOffsetsToTxn. Returns the
+    /// partition written, to fsync in durable mode.
     pub fn stage_offsets(
         &self,
+        broker: &Broker,
         id: &str,
         producer_id: i64,
         producer_epoch: i16,
         group: &str,
         offsets: Vec<((String, i32), Committed)>,
-    ) -> Result<(), Code> {
-        let mut txns = self.txns.lock();
-        let m = txns.get_mut(id).ok_or(Code::InvalidProducerIdMapping)?;
+    ) -> Result<Arc<Partition>, Code> {
+        let index = broker.groups.offsets_partition(broker, group)?;
+        let txns = self.txns.lock();
+        let m = txns.get(id).ok_or(Code::InvalidProducerIdMapping)?;
         check_producer(m, producer_id, producer_epoch)?;
-        if m.state != TxnState::Ongoing || !m.groups.contains(group) {
+        let added = m.partitions.contains(&(OFFSETS_TOPIC.to_string(), index));
+        if m.state != TxnState::Ongoing || !added {
             return Err(Code::InvalidTxnState);
         }
-        m.pending_offsets
-            .entry(group.to_string())
-            .or_default()
-            .extend(offsets);
-        Ok(())
+        // Under the transaction lock, so the records cannot follow this transaction's marker.
+        broker
+            .groups
+            .stage_txn_offsets(broker, producer_id, producer_epoch, group, offsets)
     }
 
     // ---- EndTxn ----
@@ -440,20 +434,8 @@ impl TransactionCoordinator {
                     }
                 }
             }
-            let offsets = std::mem::take(&mut m.pending_offsets);
-            if commit {
-                for (group, offsets) in offsets {
-                    match broker.groups.apply_txn_offsets(
-                        broker,
-                        &group,
-                        offsets.into_iter().collect(),
-                    ) {
-                        Ok(p) => written.push(p),
-                        Err(c) => tracing::error!(transactional_id = id, group = %group,
-                            error = ?c, "cannot apply transactional offsets"),
-                    }
-                }
-            }
+            // The markers decided the transaction's consumer offsets too.
+            broker.groups.complete_txn_offsets(m.producer_id, commit);
             let mut next = m.clone();
             next.state = if commit {
                 TxnState::CompleteCommit
@@ -461,7 +443,6 @@ impl TransactionCoordinator {
                 TxnState::CompleteAbort
             };
             next.partitions.clear();
-            next.groups.clear();
             next.last_update_ms = now;
             written.push(self.persist(broker, id, &next)?);
             *m = next;

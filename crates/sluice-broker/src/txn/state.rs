@@ -1,9 +1,7 @@
 //! What the coordinator knows about one transactional id: its producer id and epoch, the state
 //! of its current transaction and the partitions and groups that transaction touched.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use crate::group::Committed;
+use std::collections::BTreeSet;
 
 /// Kafka's `TransactionState`, with the numbers `__transaction_state` stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,16 +74,12 @@ pub struct TxnMetadata {
     pub producer_epoch: i16,
     pub timeout_ms: i32,
     pub state: TxnState,
-    /// Partitions written in the current transaction (where its markers go).
+    /// Partitions written in the current transaction (where its markers go), including the
+    /// `__consumer_offsets` partition of each group it commits offsets for.
     pub partitions: BTreeSet<(String, i32)>,
     /// When the current transaction began (-1 when none is open).
     pub start_ms: i64,
     pub last_update_ms: i64,
-    /// Offsets staged by TxnOffsetCommit per group: the group sees them only at commit. Held in
-    /// memory only (see the module docs of [`crate::txn`]).
-    pub pending_offsets: BTreeMap<String, BTreeMap<(String, i32), Committed>>,
-    /// Groups added by AddOffsetsToTxn in the current transaction.
-    pub groups: BTreeSet<String>,
 }
 
 impl TxnMetadata {
@@ -98,8 +92,6 @@ impl TxnMetadata {
             partitions: BTreeSet::new(),
             start_ms: -1,
             last_update_ms: now_ms,
-            pending_offsets: BTreeMap::new(),
-            groups: BTreeSet::new(),
         }
     }
 
@@ -109,8 +101,6 @@ impl TxnMetadata {
             self.state = TxnState::Ongoing;
             self.start_ms = now_ms;
             self.partitions.clear();
-            self.pending_offsets.clear();
-            self.groups.clear();
         }
     }
 }
