@@ -21,6 +21,8 @@ pub mod markers;
 pub mod records;
 pub mod state;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -365,32 +367,43 @@ impl TransactionCoordinator {
         producer_epoch: i16,
         commit: bool,
     ) -> Result<(), Code> {
-        let written = {
-            let mut txns = self.txns.lock();
-            let m = txns.get_mut(id).ok_or(Code::InvalidProducerIdMapping)?;
-            check_producer(m, producer_id, producer_epoch)?;
-            match (m.state, commit) {
-                (TxnState::Ongoing, _) => {}
-                // A retry of an EndTxn that already completed.
-                (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {
-                    return Ok(())
-                }
-                (s, _) if s.is_preparing() => return Err(Code::ConcurrentTransactions),
-                _ => return Err(Code::InvalidTxnState),
-            }
-            let mut next = m.clone();
-            next.state = if commit {
-                TxnState::PrepareCommit
-            } else {
-                TxnState::PrepareAbort
-            };
-            next.last_update_ms = now_ms();
-            let p = self.persist(broker, id, &next)?;
-            *m = next;
-            p
+        let Some(written) = self.prepare_end(broker, id, producer_id, producer_epoch, commit)?
+        else {
+            return Ok(());
         };
         Self::sync(broker, vec![written]).await?;
         self.complete(broker, id).await
+    }
+
+    /// First step of EndTxn: validate and record PrepareCommit/PrepareAbort. `None` for a retry
+    /// of an EndTxn that already completed.
+    fn prepare_end(
+        &self,
+        broker: &Broker,
+        id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<Option<Arc<Partition>>, Code> {
+        let mut txns = self.txns.lock();
+        let m = txns.get_mut(id).ok_or(Code::InvalidProducerIdMapping)?;
+        check_producer(m, producer_id, producer_epoch)?;
+        match (m.state, commit) {
+            (TxnState::Ongoing, _) => {}
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => return Ok(None),
+            (s, _) if s.is_preparing() => return Err(Code::ConcurrentTransactions),
+            _ => return Err(Code::InvalidTxnState),
+        }
+        let mut next = m.clone();
+        next.state = if commit {
+            TxnState::PrepareCommit
+        } else {
+            TxnState::PrepareAbort
+        };
+        next.last_update_ms = now_ms();
+        let p = self.persist(broker, id, &next)?;
+        *m = next;
+        Ok(Some(p))
     }
 
     /// Second step of ending a transaction in a Prepare state: markers to every partition,
