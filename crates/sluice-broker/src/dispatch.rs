@@ -96,6 +96,9 @@ apis! {
     // EndTxn v5 and TxnOffsetCommit v5 mean transactions v2 (KIP-890), which Sluice lacks.
     EndTxn => 0..=4, handlers::end_txn::handle;
     TxnOffsetCommit => 0..=4, handlers::txn_offset_commit::handle;
+    DescribeTransactions => 0..=0, handlers::describe_transactions::handle;
+    // v2 adds a transactional-id regex filter (KIP-1152), not implemented.
+    ListTransactions => 0..=1, handlers::list_transactions::handle;
 }
 
 pub fn supported_range(key: ApiKey) -> Option<(i16, i16)> {

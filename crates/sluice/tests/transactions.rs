@@ -480,6 +480,29 @@ impl Reader {
         let n = self.u8();
         self.take(n.saturating_sub(1) as usize);
     }
+    /// Compact string or array length (single-byte varints: small test answers only).
+    fn cstring(&mut self) -> String {
+        let n = self.u8();
+        assert!(n < 128, "multi-byte varint");
+        String::from_utf8(self.take(n.saturating_sub(1) as usize).to_vec()).unwrap()
+    }
+    fn clen(&mut self) -> usize {
+        let n = self.u8();
+        assert!(n < 128, "multi-byte varint");
+        n.saturating_sub(1) as usize
+    }
+}
+
+/// One DescribeTransactions answer.
+#[derive(Debug, PartialEq)]
+struct Described {
+    error: i16,
+    id: String,
+    state: String,
+    timeout_ms: i32,
+    started: bool,
+    producer_id: i64,
+    topics: Vec<(String, Vec<i32>)>,
 }
 
 impl Wire {
@@ -612,6 +635,80 @@ impl Wire {
         assert_eq!(r.u8(), 2, "one partition result");
         r.i32();
         r.i16()
+    }
+
+    /// DescribeTransactions v0 (flexible).
+    fn describe(&mut self, ids: &[&str]) -> Vec<Described> {
+        let mut b = Body::default().i8(ids.len() as i8 + 1);
+        for id in ids {
+            b = b.cstr(id);
+        }
+        let mut r = self.call(65, 0, true, b.i8(0));
+        r.i32(); // throttle
+        (0..r.clen())
+            .map(|_| {
+                let error = r.i16();
+                let id = r.cstring();
+                let state = r.cstring();
+                let timeout_ms = r.i32();
+                let started = r.i64() >= 0;
+                let producer_id = r.i64();
+                r.i16(); // epoch
+                let topics = (0..r.clen())
+                    .map(|_| {
+                        let t = r.cstring();
+                        let ps = (0..r.clen()).map(|_| r.i32()).collect();
+                        assert_eq!(r.u8(), 0);
+                        (t, ps)
+                    })
+                    .collect();
+                assert_eq!(r.u8(), 0);
+                Described {
+                    error,
+                    id,
+                    state,
+                    timeout_ms,
+                    started,
+                    producer_id,
+                    topics,
+                }
+            })
+            .collect()
+    }
+
+    /// ListTransactions (v1 with a duration filter, else v0): (unknown state filters,
+    /// (id, producer id, state) listed).
+    fn list(
+        &mut self,
+        states: &[&str],
+        duration_ms: Option<i64>,
+    ) -> (Vec<String>, Vec<(String, i64, String)>) {
+        let mut b = Body::default().i8(states.len() as i8 + 1);
+        for s in states {
+            b = b.cstr(s);
+        }
+        b = b.i8(1); // no producer id filters
+        let version = match duration_ms {
+            Some(d) => {
+                b = b.i64(d);
+                1
+            }
+            None => 0,
+        };
+        let mut r = self.call(66, version, true, b.i8(0));
+        r.i32(); // throttle
+        assert_eq!(r.i16(), 0);
+        let unknown = (0..r.clen()).map(|_| r.cstring()).collect();
+        let listed = (0..r.clen())
+            .map(|_| {
+                let id = r.cstring();
+                let pid = r.i64();
+                let state = r.cstring();
+                assert_eq!(r.u8(), 0);
+                (id, pid, state)
+            })
+            .collect();
+        (unknown, listed)
     }
 
     /// Produce v3 of one transactional batch holding one record: the partition's code.
@@ -755,4 +852,57 @@ fn bad_transactional_requests_get_kafkas_error_codes() {
         (0, epoch + 2),
         "aborted at epoch+1, then bumped"
     );
+}
+
+#[test]
+fn transactions_are_listed_and_described() {
+    let broker = Broker::start_with_args(&["--set", "transaction.state.log.num.partitions=3"]);
+    let topic = unique_topic("txn-list");
+    broker.create_topic(&topic, 2, &[]);
+    let producer = txn_producer(&broker, "listed-open", 30_000);
+    producer.begin_transaction().expect("begin");
+    send_all(&producer, &topic, &[Rec::value(0, "a"), Rec::value(1, "b")]);
+    let done = txn_producer(&broker, "listed-done", 20_000);
+    done.begin_transaction().expect("begin");
+    send_all(&done, &topic, &[Rec::value(0, "c")]);
+    done.commit_transaction(T).expect("commit");
+
+    let mut w = Wire::open(&broker);
+    let described = w.describe(&["listed-open", "listed-done", "never-seen"]);
+    assert_eq!(described.len(), 3);
+    assert_eq!(
+        (
+            described[0].error,
+            described[0].state.as_str(),
+            described[0].timeout_ms
+        ),
+        (0, "Ongoing", 30_000)
+    );
+    assert!(described[0].started);
+    assert_eq!(described[0].topics, vec![(topic.clone(), vec![0, 1])]);
+    assert_eq!(
+        (described[1].state.as_str(), described[1].topics.len()),
+        ("CompleteCommit", 0)
+    );
+    const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+    assert_eq!(described[2].error, TRANSACTIONAL_ID_NOT_FOUND);
+
+    let (unknown, all) = w.list(&[], None);
+    assert!(unknown.is_empty());
+    let ids: Vec<&str> = all.iter().map(|(id, ..)| id.as_str()).collect();
+    assert_eq!(ids, vec!["listed-done", "listed-open"]);
+    assert_eq!(all[1].1, described[0].producer_id);
+    let (unknown, ongoing) = w.list(&["Ongoing", "Bogus"], None);
+    assert_eq!(unknown, vec!["Bogus".to_string()]);
+    assert_eq!(
+        ongoing,
+        vec![(
+            "listed-open".to_string(),
+            described[0].producer_id,
+            "Ongoing".to_string()
+        )]
+    );
+    // Running for at least an hour: none.
+    assert!(w.list(&[], Some(3_600_000)).1.is_empty());
+    producer.abort_transaction(T).expect("abort");
 }

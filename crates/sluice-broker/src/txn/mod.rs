@@ -133,6 +133,18 @@ impl TransactionCoordinator {
         self.txns.lock().get(id).cloned()
     }
 
+    /// Every transactional id with its state (ListTransactions, tools).
+    pub fn list(&self) -> Vec<(String, TxnMetadata)> {
+        let mut all: Vec<_> = self
+            .txns
+            .lock()
+            .iter()
+            .map(|(id, m)| (id.clone(), m.clone()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
     // ---- InitProducerId ----
 
     /// InitProducerId with a transactional id: a new producer id, or the current one at a bumped
