@@ -21,10 +21,16 @@ use crate::dispatch::{self, DispatchError};
 /// Requests a client may have in flight on one connection before reads pause.
 const MAX_IN_FLIGHT: usize = 64;
 
+/// An encoded response: one buffer, or several (record data travels as read from the log).
+pub enum Frame {
+    Contiguous(BytesMut),
+    Chunks(Vec<Bytes>),
+}
+
 /// A response on its way out, in request order.
 pub enum Reply {
-    Ready(BytesMut),
-    Deferred(BoxFuture<'static, BytesMut>),
+    Ready(Frame),
+    Deferred(BoxFuture<'static, Frame>),
     /// acks=0 produce: Kafka sends nothing back.
     None,
 }
@@ -74,12 +80,26 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
 async fn write_loop(wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) {
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(reply) = rx.recv().await {
-        let bytes = match reply {
-            Reply::Ready(b) => b,
+        let frame = match reply {
+            Reply::Ready(f) => f,
             Reply::Deferred(f) => f.await,
             Reply::None => continue,
         };
-        if wr.write_all(&bytes).await.is_err() {
+        let written = match frame {
+            Frame::Contiguous(bytes) => wr.write_all(&bytes).await,
+            // Small chunks gather in the buffer; large record chunks go straight to the socket.
+            Frame::Chunks(chunks) => {
+                let mut result = Ok(());
+                for chunk in chunks {
+                    result = wr.write_all(&chunk).await;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                result
+            }
+        };
+        if written.is_err() {
             return;
         }
         // Coalesce: flush only when no further response is ready to go.

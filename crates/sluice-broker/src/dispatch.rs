@@ -13,7 +13,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::broker::Broker;
-use crate::connection::Reply;
+use crate::connection::{Frame, Reply};
 use crate::handlers;
 
 /// Why a request ends the connection instead of getting an answer (as Kafka closes it).
@@ -97,6 +97,7 @@ apis! {
     EndTxn => 0..=4, handlers::end_txn::handle;
     TxnOffsetCommit => 0..=4, handlers::txn_offset_commit::handle;
     DescribeTransactions => 0..=0, handlers::describe_transactions::handle;
+    DescribeProducers => 0..=0, handlers::describe_producers::handle;
     // v2 adds a transactional-id regex filter (KIP-1152), not implemented.
     ListTransactions => 0..=1, handlers::list_transactions::handle;
 }
@@ -130,13 +131,27 @@ pub fn encode_response<R: Encodable>(ctx: &Ctx, version: i16, body: &R) -> Bytes
     buf
 }
 
+/// Encodes a handler's response. Fetch responses keep their record data in separate chunks
+/// (see [`crate::fetch_encode`]) so it is not copied again on its way to the socket.
+fn encode_frame<R: Encodable + 'static>(ctx: &Ctx, version: i16, body: &R) -> Frame {
+    let any: &dyn std::any::Any = body;
+    if let Some(fetch) = any.downcast_ref::<kafka_protocol::messages::FetchResponse>() {
+        if let Some(chunks) =
+            crate::fetch_encode::encode_chunked(ctx.correlation_id, version, fetch)
+        {
+            return Frame::Chunks(chunks);
+        }
+    }
+    Frame::Contiguous(encode_response(ctx, version, body))
+}
+
 fn respond<R: Encodable + Send + 'static>(ctx: &Ctx, outcome: Outcome<R>) -> Reply {
     match outcome {
-        Outcome::Now(r) => Reply::Ready(encode_response(ctx, ctx.api_version, &r)),
+        Outcome::Now(r) => Reply::Ready(encode_frame(ctx, ctx.api_version, &r)),
         Outcome::Later(fut) => {
             let ctx = ctx.clone();
             Reply::Deferred(
-                fut.map(move |r| encode_response(&ctx, ctx.api_version, &r))
+                fut.map(move |r| encode_frame(&ctx, ctx.api_version, &r))
                     .boxed(),
             )
         }
@@ -174,7 +189,9 @@ pub async fn dispatch(
             peer,
         };
         let body = handlers::api_versions::unsupported_version_response();
-        return Ok(Reply::Ready(encode_response(&ctx, 0, &body)));
+        return Ok(Reply::Ready(Frame::Contiguous(encode_response(
+            &ctx, 0, &body,
+        ))));
     }
     let Some((lo, hi)) = supported else {
         return Err(DispatchError::Close(format!(

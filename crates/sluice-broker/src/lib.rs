@@ -11,6 +11,7 @@ pub mod config;
 pub mod connection;
 pub mod dispatch;
 pub mod error;
+pub mod fetch_encode;
 pub mod fetch_session;
 pub mod flusher;
 pub mod group;
