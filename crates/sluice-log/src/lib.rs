@@ -38,5 +38,5 @@ pub use config::{ConfigError, LogConfig};
 pub use flush::FlushTarget;
 pub use log::{AppendError, AppendOptions, AppendOutcome, PartitionLog};
 pub use read::{FileSlice, ReadError};
-pub use txn_index::{marker_is_abort, AbortedTxn};
+pub use txn_index::{marker_is_abort, AbortedTxn, ProducerInfo};
 pub use verify::VerifyReport;

@@ -107,7 +107,35 @@ pub(crate) fn rebuild(log: &PartitionLog) -> io::Result<Vec<AbortedTxn>> {
     Ok(out)
 }
 
+/// One producer as DescribeProducers reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerInfo {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub last_sequence: i32,
+    pub last_timestamp: i64,
+    /// First offset of its open transaction, -1 if none.
+    pub txn_start_offset: i64,
+}
+
 impl PartitionLog {
+    /// Every producer the log remembers, by producer id (DescribeProducers).
+    pub fn producer_infos(&self) -> Vec<ProducerInfo> {
+        let mut v: Vec<_> = self
+            .producers
+            .producers()
+            .map(|(pid, e)| ProducerInfo {
+                producer_id: pid,
+                producer_epoch: e.epoch,
+                last_sequence: e.last_seq(),
+                last_timestamp: e.last_timestamp,
+                txn_start_offset: e.txn_first_offset,
+            })
+            .collect();
+        v.sort_unstable_by_key(|p| p.producer_id);
+        v
+    }
+
     /// Aborted transactions overlapping `[from, upper)` that the log still holds, oldest first.
     pub fn aborted_transactions(&self, from: i64, upper: i64) -> Vec<AbortedTxn> {
         let from = from.max(self.log_start_offset);

@@ -711,6 +711,43 @@ impl Wire {
         (unknown, listed)
     }
 
+    /// DescribeProducers v0 (flexible) for partitions of one topic: per partition its error
+    /// and (producer id, open transaction's first offset) of each producer.
+    fn producers(&mut self, topic: &str, partitions: &[i32]) -> Vec<(i16, Vec<(i64, i64)>)> {
+        let mut b = Body::default()
+            .i8(2)
+            .cstr(topic)
+            .i8(partitions.len() as i8 + 1);
+        for p in partitions {
+            b = b.i32(*p);
+        }
+        let mut r = self.call(61, 0, true, b.i8(0).i8(0));
+        r.i32(); // throttle
+        assert_eq!(r.clen(), 1);
+        r.skip_cstr();
+        (0..r.clen())
+            .map(|_| {
+                r.i32();
+                let error = r.i16();
+                r.skip_cstr(); // error message
+                let producers = (0..r.clen())
+                    .map(|_| {
+                        let pid = r.i64();
+                        r.i32();
+                        r.i32();
+                        r.i64();
+                        r.i32();
+                        let start = r.i64();
+                        assert_eq!(r.u8(), 0);
+                        (pid, start)
+                    })
+                    .collect();
+                assert_eq!(r.u8(), 0);
+                (error, producers)
+            })
+            .collect()
+    }
+
     /// Produce v3 of one transactional batch holding one record: the partition's code.
     fn produce_txn(&mut self, topic: &str, partition: i32, pid: i64, epoch: i16, seq: i32) -> i16 {
         let batch = txn_batch(pid, epoch, seq);
@@ -904,5 +941,17 @@ fn transactions_are_listed_and_described() {
     );
     // Running for at least an hour: none.
     assert!(w.list(&[], Some(3_600_000)).1.is_empty());
+
+    // DescribeProducers shows where the open transaction starts in each partition.
+    let open_pid = described[0].producer_id;
+    let done_pid = described[1].producer_id;
+    let producers = w.producers(&topic, &[0, 1, 9]);
+    let mut p0 = producers[0].1.clone();
+    p0.sort();
+    let mut want = vec![(open_pid, 0), (done_pid, -1)];
+    want.sort();
+    assert_eq!((producers[0].0, p0), (0, want));
+    assert_eq!(producers[1], (0, vec![(open_pid, 0)]));
+    assert_eq!(producers[2].0, UNKNOWN_TOPIC_OR_PARTITION);
     producer.abort_transaction(T).expect("abort");
 }

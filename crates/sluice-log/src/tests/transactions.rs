@@ -52,6 +52,12 @@ fn lso_and_aborted_index_survive_reopen() {
     log.append(&mut txn_batch(7, 0, 2), &opts()).unwrap(); // 0..1 pid 7
     log.append(&mut txn_batch(8, 0, 1), &opts()).unwrap(); // 2 pid 8
     assert_eq!(log.last_stable_offset(3), 0);
+    let open: Vec<(i64, i64)> = log
+        .producer_infos()
+        .iter()
+        .map(|p| (p.producer_id, p.txn_start_offset))
+        .collect();
+    assert_eq!(open, vec![(7, 0), (8, 2)]);
     log.append(&mut marker(7, false), &internal()).unwrap(); // 3: abort pid 7
     assert_eq!(log.last_stable_offset(4), 2, "pid 8 is still open");
     log.append(&mut marker(8, true), &internal()).unwrap(); // 4: commit pid 8
