@@ -45,6 +45,9 @@ pub struct TransactionCoordinator {
     pub config: TxnConfig,
     store: TxnStore,
     txns: Mutex<HashMap<String, TxnMetadata>>,
+    /// Transactional id by producer id, for the produce-path check. Changed only under the
+    /// `txns` lock (taken first).
+    by_producer: Mutex<HashMap<i64, String>>,
 }
 
 /// What InitProducerId must do after its first step.
@@ -95,10 +98,15 @@ impl TransactionCoordinator {
         if !txns.is_empty() {
             tracing::info!(transactional_ids = txns.len(), "loaded transaction state");
         }
+        let by_producer = txns
+            .iter()
+            .map(|(id, m): (&String, &TxnMetadata)| (m.producer_id, id.clone()))
+            .collect();
         Ok(TransactionCoordinator {
             config,
             store,
             txns: Mutex::new(txns),
+            by_producer: Mutex::new(by_producer),
         })
     }
 
@@ -196,6 +204,7 @@ impl TransactionCoordinator {
             let m = TxnMetadata::new(pid, timeout_ms, now);
             let p = self.persist(broker, id, &m)?;
             txns.insert(id.to_string(), m);
+            self.by_producer.lock().insert(pid, id.to_string());
             return Ok(InitStep::Done((pid, 0), p));
         };
         if m.state.is_preparing() {
@@ -233,6 +242,11 @@ impl TransactionCoordinator {
         next.start_ms = -1;
         let p = self.persist(broker, id, &next)?;
         let result = (next.producer_id, next.producer_epoch);
+        if next.producer_id != m.producer_id {
+            let mut by_producer = self.by_producer.lock();
+            by_producer.remove(&m.producer_id);
+            by_producer.insert(next.producer_id, id.to_string());
+        }
         *m = next;
         Ok(InitStep::Done(result, p))
     }
@@ -293,7 +307,7 @@ impl TransactionCoordinator {
     /// Checks a transactional produce (Kafka's partition verification, KIP-890 part 1): the
     /// producer must have an open transaction that includes the partition, or its records would
     /// hold the partition's last stable offset with no marker ever coming. An older epoch is the
-    /// log's INVALID_PRODUCER_EPOCH. Scans the transactional ids: only transactional batches ask.
+    /// log's INVALID_PRODUCER_EPOCH.
     pub fn verify_produce(
         &self,
         producer_id: i64,
@@ -302,7 +316,8 @@ impl TransactionCoordinator {
         partition: i32,
     ) -> Result<(), Code> {
         let txns = self.txns.lock();
-        let Some(m) = txns.values().find(|m| m.producer_id == producer_id) else {
+        let id = self.by_producer.lock().get(&producer_id).cloned();
+        let Some(m) = id.and_then(|id| txns.get(&id)) else {
             return Err(Code::InvalidTxnState);
         };
         if producer_epoch < m.producer_epoch {
