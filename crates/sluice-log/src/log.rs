@@ -280,6 +280,7 @@ impl PartitionLog {
         }
         let end = self.log_end_offset();
         self.producers.write_snapshot(&self.dir, end)?;
+        crate::txn_index::write_checkpoint(self)?;
         self.epochs.persist(true)?;
         self.recovery_point = end;
         self.write_offsets_checkpoint(true)?;

@@ -116,7 +116,7 @@ pub(crate) fn open_log(dir: &Path, config: LogConfig) -> io::Result<PartitionLog
         aborted: Vec::new(),
     };
     restore_producer_state(&mut log)?;
-    log.aborted = crate::txn_index::rebuild(&log)?;
+    log.aborted = crate::txn_index::load(&log, clean)?;
     if log.epochs.truncate_from_end(log_end) | log.epochs.truncate_from_start(log_start_offset) {
         log.epochs.persist(true)?;
     }

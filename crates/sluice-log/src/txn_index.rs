@@ -3,15 +3,21 @@
 //! overlap the fetched range so the consumer can drop the aborted batches (what Kafka keeps in
 //! `.txnindex` files).
 //!
-//! Sluice keeps the index in memory: appends of abort markers add to it, and opening a log
-//! rebuilds it with one header scan of every segment plus a read of each marker's control record.
+//! Sluice keeps the index in memory: appends of abort markers add to it. A clean close saves it
+//! (`sluice-aborted-txns`, in the text checkpoint format, valid only for the log end it names);
+//! any other open rebuilds it with one header scan of every segment plus a read of each
+//! marker's control record.
 
 use std::collections::HashMap;
 use std::io;
 use std::ops::ControlFlow;
 
 use crate::batch::RECORD_BATCH_OVERHEAD;
+use crate::checkpoint;
 use crate::log::PartitionLog;
+
+pub(crate) const CHECKPOINT: &str = "sluice-aborted-txns";
+const CHECKPOINT_VERSION: i32 = 0;
 
 /// One aborted transaction of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +62,54 @@ pub fn marker_is_abort(batch: &[u8]) -> Option<bool> {
     let key = batch.get(pos..pos + 4)?;
     let control_type = i16::from_be_bytes([key[2], key[3]]);
     Some(control_type == CONTROL_TYPE_ABORT)
+}
+
+/// Saves the index at a clean close: an `end <log end offset>` entry, then one
+/// `<producer id> <first offset> <last offset>` entry per aborted transaction.
+pub(crate) fn write_checkpoint(log: &PartitionLog) -> io::Result<()> {
+    let mut entries = vec![format!("end {}", log.log_end_offset())];
+    entries.extend(
+        log.aborted
+            .iter()
+            .filter(|t| t.last_offset >= log.log_start_offset)
+            .map(|t| format!("{} {} {}", t.producer_id, t.first_offset, t.last_offset)),
+    );
+    checkpoint::write(
+        &log.dir.join(CHECKPOINT),
+        CHECKPOINT_VERSION,
+        &entries,
+        true,
+    )
+}
+
+/// The index a clean close saved, if it describes exactly this log.
+fn read_checkpoint(log: &PartitionLog) -> Option<Vec<AbortedTxn>> {
+    let entries = checkpoint::read(&log.dir.join(CHECKPOINT), CHECKPOINT_VERSION).ok()??;
+    let (end, rest) = entries.split_first()?;
+    match end.as_slice() {
+        [tag, offset] if tag == "end" && offset.parse::<i64>().ok()? == log.log_end_offset() => {}
+        _ => return None,
+    }
+    rest.iter()
+        .map(|e| match e.as_slice() {
+            [pid, first, last] => Some(AbortedTxn {
+                producer_id: pid.parse().ok()?,
+                first_offset: first.parse().ok()?,
+                last_offset: last.parse().ok()?,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The index at open: the saved one after a clean close, else rebuilt from the log.
+pub(crate) fn load(log: &PartitionLog, clean: bool) -> io::Result<Vec<AbortedTxn>> {
+    if clean {
+        if let Some(saved) = read_checkpoint(log) {
+            return Ok(saved);
+        }
+    }
+    rebuild(log)
 }
 
 /// Scans every segment for abort markers; each open transaction's first offset comes from the

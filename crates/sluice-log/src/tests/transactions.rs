@@ -81,9 +81,27 @@ fn lso_and_aborted_index_survive_reopen() {
     assert_eq!(log.aborted_transactions(0, 1), want[..1].to_vec());
     log.close().unwrap();
     drop(log);
-    let log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
     assert_eq!(log.aborted_transactions(0, 7), want);
     assert_eq!(log.last_stable_offset(7), 7);
+
+    // A clean close saves the index and the next open trusts it (a planted entry shows it
+    // was read, not rebuilt); without the clean-shutdown marker it is rebuilt.
+    log.close().unwrap();
+    drop(log);
+    let saved = dir.path().join(crate::txn_index::CHECKPOINT);
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert_eq!(text, "0\n3\nend 7\n7 0 3\n7 5 6\n");
+    std::fs::write(&saved, "0\n4\nend 7\n7 0 3\n7 5 6\n99 6 6\n").unwrap();
+    let log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    assert_eq!(
+        log.aborted_transactions(0, 7).len(),
+        3,
+        "the saved index is used"
+    );
+    drop(log); // no close: the next open is a recovery
+    let log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    assert_eq!(log.aborted_transactions(0, 7), want, "rebuilt from the log");
 }
 
 #[test]
