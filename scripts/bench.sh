@@ -16,21 +16,30 @@
 #               from it are not worth quoting)
 # Env:
 #   RUNS (3)          runs per system and scenario
-#   DURATION (10)     measured seconds per run;  WARMUP (5) seconds before that, not measured
+#   DURATION (8)      measured seconds per run;  WARMUP (3) seconds before that, not measured
 #   SYSTEMS           "null sluice kafka"
 #   SCENARIOS         "headline headline-unpinned small large durable consume e2e profile"
 #   CONSUME_MB (2048) data written, then read back, by the consume (catch-up) scenario
 #   E2E_PEAK          msgs/s the end-to-end rates are fractions of (default: the slowest real
 #                     system's median end-to-end peak, measured first)
-#   BROKER_WARMUP (8) seconds of full-speed end-to-end load on a throwaway topic on every fresh broker
+#   BROKER_WARMUP (6) seconds of full-speed end-to-end load on a throwaway topic on every fresh broker
 #                     before the measured run, so a JVM has compiled its hot paths (Kafka needs
 #                     several seconds after start on one core); every system gets the same
 #   BROKER_CPU (1), CLIENT_CPU (0)
 #   OUT (docs/benchmarks.md), RESULTS (target/bench/<timestamp>)
 #   NO_BUILD=1        use the existing release binaries
+#   REPORT_ONLY=1     run nothing: write $OUT from the results already in $RESULTS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
+
+# The command line to print in the report: the arguments plus any settings given through the
+# environment, captured before the defaults fill them in.
+COMMAND=""
+for var in RUNS DURATION WARMUP BROKER_WARMUP SYSTEMS SCENARIOS CONSUME_MB E2E_PEAK BROKER_CPU CLIENT_CPU; do
+    if [[ -n ${!var:-} ]]; then COMMAND+="$var=${!var@Q} "; fi
+done
+COMMAND+="scripts/bench.sh $*"
 
 QUICK=0
 for arg in "$@"; do
@@ -45,9 +54,9 @@ if [[ $QUICK == 1 ]]; then
     BROKER_WARMUP=${BROKER_WARMUP:-3}
 fi
 RUNS=${RUNS:-3}
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-5}
-BROKER_WARMUP=${BROKER_WARMUP:-8}
+DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-3}
+BROKER_WARMUP=${BROKER_WARMUP:-6}
 SYSTEMS=${SYSTEMS:-"null sluice kafka"}
 SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large durable consume e2e profile"}
 CONSUME_MB=${CONSUME_MB:-2048}
@@ -57,7 +66,6 @@ OUT=${OUT:-docs/benchmarks.md}
 RESULTS=${RESULTS:-target/bench/$(date +%Y%m%d-%H%M%S)}
 RELEASE=$REPO/target/release
 KAFKA_HOME=${SLUICE_CACHE_DIR:-$REPO/.cache}/kafka
-COMMAND="scripts/bench.sh $*"
 
 note() { echo "bench.sh: $*" >&2; }
 has_system() { [[ " $SYSTEMS " == *" $1 "* ]]; }
@@ -65,15 +73,18 @@ has_system() { [[ " $SYSTEMS " == *" $1 "* ]]; }
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 note "results in $RESULTS"
+if [[ ${REPORT_ONLY:-0} == 1 ]]; then
+    SCENARIOS="" NO_BUILD=1
+fi
 
 if [[ ${NO_BUILD:-0} != 1 ]]; then
     note "cargo build --release -p sluice -p sluice-bench"
     cargo build --release -p sluice -p sluice-bench
 fi
-for bin in sluice sluice-bench null-broker; do
+for bin in $( [[ ${REPORT_ONLY:-0} == 1 ]] || echo sluice sluice-bench null-broker); do
     [[ -x $RELEASE/$bin ]] || { note "$RELEASE/$bin is missing (cargo build --release -p sluice -p sluice-bench)"; exit 1; }
 done
-if has_system kafka; then
+if has_system kafka && [[ ${REPORT_ONLY:-0} != 1 ]]; then
     bash scripts/kafka-dist.sh
 fi
 
@@ -397,7 +408,7 @@ if quick == "1":
     w("> **Quick mode** (`--quick`): one short run per system, a smoke check of the pipeline. These")
     w("> figures are not worth quoting.")
     w("")
-w(f"- Reproduce: `{command.strip()}` (about 40 minutes with the defaults; `--quick` takes a few).")
+w(f"- Reproduce: `{command.strip()}` (about 50 minutes with the defaults; `--quick` takes a few).")
 w(f"- Run {now} at commit `{commit}` on {os.cpu_count()} vCPU ({cpu}), Linux {platform.release()}.")
 w(f"- {runs} run(s) per system and scenario, systems alternated (null, Sluice, Kafka, null, …), each run on a")
 w(f"  freshly started broker with an empty data directory; {duration} s measured after a {warmup} s warmup.")
@@ -460,7 +471,9 @@ def throughput_table(title, scenario, note=None, latency=True):
     w("")
 
 throughput_table("Headline: produce 1 KiB, 6 partitions, acks=1 (pinned)", "headline",
-                 "Produce-ack latency at full throughput is mostly time spent in librdkafka's queue.")
+                 "Produce-ack latency at full throughput is mostly time spent in librdkafka's queue. "
+                 "Pinned to one core, Kafka shares it with its JIT compiler, garbage collector and some "
+                 "thirty threads; the unpinned view below lets every system use both cores.")
 throughput_table("Headline, unpinned (second view)", "headline-unpinned",
                  "Broker and load generator share both cores as the scheduler likes.")
 throughput_table("Produce 100 B messages", "small")
@@ -498,6 +511,9 @@ if peak_file.exists():
     w(f"Then fixed rates of 10 %, 50 % and 80 % of {peak:,} msgs/s, the slowest real system's sustained")
     w("peak. Latency counts from each message's *intended* send time (no coordinated omission) to its")
     w("arrival at the consumer; linger.ms 1. A rate marked † was not kept (achieved < 95 % of target).")
+    w("The null broker's row is the floor the client and the shared cores set: where it misses a")
+    w("latency target too, this machine cannot show whether a broker meets it. The broker CPU column")
+    w("(core-seconds per GB) times the rate in MB/s gives how busy the broker's one core was.")
     w("")
     cols = ["rate", "system", "achieved msgs/s", "e2e p50 ms", "e2e p99 ms", "e2e p99.9 ms", "e2e max ms",
             "ack p99 ms", "broker CPU s/GB"]
@@ -631,12 +647,25 @@ if sym.exists():
             w(f"| {p:.1f} | {d} | `[{k}] {name[:90]}` |")
         w("")
 
+w("## The tools")
+w("")
+w("- `sluice-bench` (crates/sluice-bench; `cargo build --release -p sluice-bench`) is the load generator:")
+w("  `sluice-bench produce|consume|end-to-end --bootstrap HOST:PORT` with `--message-size`, `--partitions`,")
+w("  `--acks`, `--producers`, `--consumers`, `--duration`/`--messages`, `--warmup`, `--rate` (fixed rate,")
+w("  latency from the intended send time), `--compression`, `--linger-ms`, `--batch-size`, `-X key=value`")
+w("  for any librdkafka setting, `--broker-pid PID` for the broker's CPU and memory, `--json FILE`. It prints")
+w("  a progress line each second on stderr and exits 1 if any message is unaccounted for. It is a separate")
+w("  binary, not a `sluice bench` subcommand.")
+w("- `null-broker` (same crate) answers ApiVersions, Metadata, Produce, Fetch, ListOffsets, CreateTopics,")
+w("  InitProducerId and FindCoordinator; `--retain-mb N` keeps the newest N MiB per partition in memory")
+w("  for Fetch (0, the default, keeps nothing).")
+w("- CI runs each workload for about two seconds against both brokers")
+w("  (`cargo test -p sluice-bench --test smoke`); it checks the tools work, not the figures.")
+w("")
 w("## Not covered yet")
 w("")
 w("Tansu, Redis Streams and NATS JetStream as further peers; `fio` fdatasync as the durable baseline;")
-w("1 and 60 partitions; a plot (and a flame graph rather than the profile table). `sluice bench` is not a")
-w("subcommand: the load generator is the separate `sluice-bench` binary (crate sluice-bench), and")
-w("`null-broker` comes from the same crate.")
+w("1 and 60 partitions; a plot (and a flame graph rather than the profile table).")
 w("")
 w(f"Raw results (one JSON per run, the load generator's output and the broker's log) were in `{results}`.")
 pathlib.Path(out).write_text("\n".join(lines) + "\n")
