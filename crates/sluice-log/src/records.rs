@@ -6,7 +6,7 @@
 //! allocation is sized by an untrusted count.
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
+use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 use std::io;
 
 use crate::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
@@ -128,19 +128,88 @@ pub(crate) fn decompressed_records(h: &BatchHeader, batch: &[u8]) -> io::Result<
     decompress(h.compression(), payload)
 }
 
-/// Decompress with the batch codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
+/// The most bytes one batch may decompress to. A producer's batch is at most `max.message.bytes`
+/// compressed (1 MiB by default); this leaves room for ratios far beyond real data while a
+/// "compression bomb" (a few KiB claiming gigabytes) is refused before the memory is taken.
+pub const MAX_DECOMPRESSED_BATCH: usize = 128 << 20;
+
+/// Xerial's framing, which Kafka's Java clients put around snappy blocks.
+const XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\x00";
+
+fn too_large() -> io::Error {
+    corrupt(&format!(
+        "batch decompresses to more than {MAX_DECOMPRESSED_BATCH} bytes"
+    ))
+}
+
+/// Reads a decoder to its end, refusing output past the bound.
+fn read_bounded(decoder: impl io::Read) -> io::Result<Bytes> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    decoder
+        .take(MAX_DECOMPRESSED_BATCH as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("decompress: {e}")))?;
+    if out.len() > MAX_DECOMPRESSED_BATCH {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(out))
+}
+
+/// One raw snappy block, its claimed length checked against what is still allowed.
+fn snappy_block(block: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    let len =
+        snap::raw::decompress_len(block).map_err(|e| corrupt(&format!("snappy header: {e}")))?;
+    if out.len() + len > MAX_DECOMPRESSED_BATCH {
+        return Err(too_large());
+    }
+    let start = out.len();
+    out.resize(start + len, 0);
+    snap::raw::Decoder::new()
+        .decompress(block, &mut out[start..])
+        .map_err(|e| corrupt(&format!("snappy: {e}")))?;
+    Ok(())
+}
+
+fn snappy(payload: &[u8]) -> io::Result<Bytes> {
+    let mut out = Vec::new();
+    if payload.len() >= 16 && payload.starts_with(XERIAL_MAGIC) {
+        // 8-byte magic, 4-byte version, 4-byte compatible version, then [u32 length, block]*.
+        let mut rest = &payload[16..];
+        while !rest.is_empty() {
+            let header = rest
+                .get(..4)
+                .ok_or_else(|| corrupt("truncated xerial block length"))?;
+            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            let block = rest
+                .get(4..4usize.saturating_add(len))
+                .ok_or_else(|| corrupt("xerial block past end"))?;
+            snappy_block(block, &mut out)?;
+            rest = &rest[4 + len..];
+        }
+    } else {
+        snappy_block(payload, &mut out)?;
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Decompress with the batch codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), never producing
+/// more than [`MAX_DECOMPRESSED_BATCH`] bytes: batches come from the network.
 pub(crate) fn decompress(codec: u8, payload: &[u8]) -> io::Result<Bytes> {
-    let mut src = Bytes::copy_from_slice(payload);
-    let take = |b: &mut Bytes| Ok(std::mem::take(b));
-    let out = match codec {
-        0 => return Ok(src),
-        1 => Gzip::decompress(&mut src, take),
-        2 => Snappy::decompress(&mut src, take),
-        3 => Lz4::decompress(&mut src, take),
-        4 => Zstd::decompress(&mut src, take),
-        c => return Err(corrupt(&format!("unknown compression codec {c}"))),
-    };
-    out.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("decompress: {e}")))
+    match codec {
+        0 => Ok(Bytes::copy_from_slice(payload)),
+        1 => read_bounded(flate2::read::MultiGzDecoder::new(payload)),
+        2 => snappy(payload),
+        3 => read_bounded(
+            lz4::Decoder::new(payload)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("lz4: {e}")))?,
+        ),
+        4 => read_bounded(
+            zstd::stream::read::Decoder::new(payload)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?,
+        ),
+        c => Err(corrupt(&format!("unknown compression codec {c}"))),
+    }
 }
 
 /// Compress a record section with the batch codec.
@@ -191,6 +260,33 @@ mod tests {
     use crate::test_util::{BatchSpec, RecSpec};
     use kafka_protocol::records::Compression;
     use proptest::prelude::*;
+
+    /// Compression bombs: tiny payloads that would expand past the bound are refused, and the
+    /// refusal does not first allocate what the payload claims.
+    #[test]
+    fn decompression_is_bounded() {
+        let zeros = vec![0u8; MAX_DECOMPRESSED_BATCH + 1];
+        let zstd_bomb = zstd::bulk::compress(&zeros, 3).unwrap();
+        assert!(zstd_bomb.len() < 64 * 1024);
+        assert!(decompress(4, &zstd_bomb).is_err());
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &zeros).unwrap();
+        let gzip_bomb = gz.finish().unwrap();
+        assert!(decompress(1, &gzip_bomb).is_err());
+
+        // A raw snappy header claiming ~4 GiB in five bytes.
+        let snappy_bomb = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x00];
+        assert!(decompress(2, &snappy_bomb).is_err());
+        let mut xerial = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01".to_vec();
+        xerial.extend_from_slice(&(snappy_bomb.len() as u32).to_be_bytes());
+        xerial.extend_from_slice(&snappy_bomb);
+        assert!(decompress(2, &xerial).is_err());
+
+        // Just under the bound still works.
+        let ok = zstd::bulk::compress(&zeros[..1 << 20], 3).unwrap();
+        assert_eq!(decompress(4, &ok).unwrap().len(), 1 << 20);
+    }
 
     #[test]
     fn walks_records_of_every_codec() {
