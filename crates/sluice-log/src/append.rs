@@ -157,7 +157,20 @@ impl PartitionLog {
                 .map_err(|e| AppendError::Corrupt(e.to_string()))?;
             self.validate_semantics(&h, opts)?;
             if !h.is_control() {
-                validate_records(&h, &rest[..size], self.config.cleanup_policy_compact)?;
+                // CreateTime: every record's timestamp must lie within the configured window
+                // (the header check above covers only the first and the largest).
+                let window =
+                    (!self.config.message_timestamp_type_log_append).then_some(TimestampWindow {
+                        now_ms: opts.now_ms,
+                        before_max_ms: self.config.message_timestamp_before_max_ms,
+                        after_max_ms: self.config.message_timestamp_after_max_ms,
+                    });
+                validate_records(
+                    &h,
+                    &rest[..size],
+                    self.config.cleanup_policy_compact,
+                    window,
+                )?;
             }
             out.push((h, pos..pos + size));
             pos += size;
@@ -234,7 +247,34 @@ impl PartitionLog {
 /// batch must never reach the log, where it would stall every consumer of the partition. This
 /// costs one pass over the record headers (after decompression for compressed batches) and no
 /// copy for uncompressed ones.
-fn validate_records(h: &BatchHeader, batch: &[u8], require_keys: bool) -> Result<(), AppendError> {
+/// The CreateTime bounds of `message.timestamp.before.max.ms` / `after.max.ms`.
+#[derive(Clone, Copy)]
+struct TimestampWindow {
+    now_ms: i64,
+    before_max_ms: i64,
+    after_max_ms: i64,
+}
+
+impl TimestampWindow {
+    fn check(&self, ts: i64) -> Result<(), AppendError> {
+        let before = self.now_ms.saturating_sub(ts);
+        let after = ts.saturating_sub(self.now_ms);
+        if ts != -1 && (before > self.before_max_ms || after > self.after_max_ms) {
+            return Err(AppendError::InvalidTimestamp(format!(
+                "timestamp {ts} is out of range of now {}",
+                self.now_ms
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn validate_records(
+    h: &BatchHeader,
+    batch: &[u8],
+    require_keys: bool,
+    window: Option<TimestampWindow>,
+) -> Result<(), AppendError> {
     let invalid = |why: String| AppendError::InvalidRecord(why);
     let decompressed;
     let data: &[u8] = if h.compression() == 0 {
@@ -252,6 +292,9 @@ fn validate_records(h: &BatchHeader, batch: &[u8], require_keys: bool) -> Result
                 "record offset delta {} where {count} was expected",
                 r.offset_delta
             )));
+        }
+        if let Some(w) = window {
+            w.check(h.base_timestamp.saturating_add(r.timestamp_delta))?;
         }
         if require_keys && r.key.is_none() {
             return Err(invalid(

@@ -77,6 +77,22 @@ fn rejects_bad_input_without_writing() {
         log.append(&mut future, &opts()),
         Err(AppendError::InvalidTimestamp(_))
     ));
+    // A record in the middle of a batch whose first and largest timestamps are fine.
+    log.set_config(LogConfig {
+        message_timestamp_before_max_ms: 3_600_000,
+        ..LogConfig::default()
+    });
+    let mut middle = crate::test_util::BatchSpec::new(vec![
+        crate::test_util::RecSpec::kv("a", "1").at(NOW),
+        crate::test_util::RecSpec::kv("b", "2").at(NOW - 2 * 3_600_000),
+        crate::test_util::RecSpec::kv("c", "3").at(NOW),
+    ])
+    .encode(0);
+    assert!(matches!(
+        log.append(&mut middle, &opts()),
+        Err(AppendError::InvalidTimestamp(_))
+    ));
+    log.set_config(LogConfig::default());
     log.set_config(LogConfig {
         max_message_bytes: 50,
         ..LogConfig::default()
