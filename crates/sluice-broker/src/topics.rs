@@ -324,6 +324,23 @@ impl TopicRegistry {
         Ok(topic)
     }
 
+    /// An internal compacted topic (`__consumer_offsets`, `__transaction_state`), created with
+    /// `configs()` on first use; a concurrent creator's topic is used if it won the race.
+    pub fn get_or_create_internal(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: impl FnOnce() -> BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
+        if let Some(t) = self.get(name) {
+            return Ok(t);
+        }
+        match self.create(name, partitions, 1, configs()) {
+            Ok(t) => Ok(t),
+            Err(e) => self.get(name).ok_or(e),
+        }
+    }
+
     /// Deletes a topic; its partition directories are renamed away at once and removed in the background.
     pub fn delete(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
         let _guard = self.change.lock();

@@ -51,25 +51,22 @@ impl OffsetsStore {
 
     /// The offsets topic, created (compacted, Kafka's offsets-topic settings) on first use.
     fn topic(&self, topics: &TopicRegistry) -> Result<Arc<Topic>, Code> {
-        if let Some(t) = topics.get(OFFSETS_TOPIC) {
-            return Ok(t);
-        }
-        let configs = BTreeMap::from([
-            ("cleanup.policy".to_string(), "compact".to_string()),
-            (
-                "segment.bytes".to_string(),
-                self.config.offsets_segment_bytes.to_string(),
-            ),
-            ("compression.type".to_string(), "producer".to_string()),
-        ]);
-        match topics.create(OFFSETS_TOPIC, self.config.offsets_partitions, 1, configs) {
-            Ok(t) => Ok(t),
-            // Lost a race with another creator: use theirs.
-            Err(e) => topics.get(OFFSETS_TOPIC).ok_or_else(|| {
-                tracing::error!(error = %e.message, "cannot create {OFFSETS_TOPIC}");
+        let configs = || {
+            BTreeMap::from([
+                ("cleanup.policy".to_string(), "compact".to_string()),
+                (
+                    "segment.bytes".to_string(),
+                    self.config.offsets_segment_bytes.to_string(),
+                ),
+                ("compression.type".to_string(), "producer".to_string()),
+            ])
+        };
+        topics
+            .get_or_create_internal(OFFSETS_TOPIC, self.config.offsets_partitions, configs)
+            .map_err(|e| {
+                tracing::error!(error = %e.message, "cannot create {}", OFFSETS_TOPIC);
                 Code::CoordinatorNotAvailable
-            }),
-        }
+            })
     }
 
     /// Appends `records` for `group` as one batch. Returns the partition so the caller can wait

@@ -33,24 +33,22 @@ impl TxnStore {
 
     /// The state topic, created (compacted, Kafka's settings for it) on first use.
     fn topic(&self, topics: &TopicRegistry) -> Result<Arc<Topic>, Code> {
-        if let Some(t) = topics.get(TXN_TOPIC) {
-            return Ok(t);
-        }
-        let configs = BTreeMap::from([
-            ("cleanup.policy".to_string(), "compact".to_string()),
-            (
-                "segment.bytes".to_string(),
-                self.config.log_segment_bytes.to_string(),
-            ),
-            ("compression.type".to_string(), "uncompressed".to_string()),
-        ]);
-        match topics.create(TXN_TOPIC, self.config.log_partitions, 1, configs) {
-            Ok(t) => Ok(t),
-            Err(e) => topics.get(TXN_TOPIC).ok_or_else(|| {
-                tracing::error!(error = %e.message, "cannot create {TXN_TOPIC}");
+        let configs = || {
+            BTreeMap::from([
+                ("cleanup.policy".to_string(), "compact".to_string()),
+                (
+                    "segment.bytes".to_string(),
+                    self.config.log_segment_bytes.to_string(),
+                ),
+                ("compression.type".to_string(), "uncompressed".to_string()),
+            ])
+        };
+        topics
+            .get_or_create_internal(TXN_TOPIC, self.config.log_partitions, configs)
+            .map_err(|e| {
+                tracing::error!(error = %e.message, "cannot create {}", TXN_TOPIC);
                 Code::CoordinatorNotAvailable
-            }),
-        }
+            })
     }
 
     /// Appends one record for `transactional_id`. Returns the partition so the caller can wait
