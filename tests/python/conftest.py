@@ -121,6 +121,10 @@ class SluiceBroker:
         self.base_args = list(args)
         self.env = dict(env or {})
         self.port = free_port()
+        # Every broker gets its own HTTP (admin API, metrics, REST proxy, console) and schema
+        # registry ports, so brokers started side by side never race for the defaults.
+        self.http_port = free_port()
+        self.registry_port = free_port()
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         # Set when the test itself stopped or killed the process, so teardown knows a dead
@@ -131,6 +135,16 @@ class SluiceBroker:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """Base URL of the HTTP server: admin API, /metrics, REST proxy, console."""
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def registry_url(self) -> str:
+        """Base URL of the built-in schema registry."""
+        return f"http://127.0.0.1:{self.registry_port}"
 
     @property
     def pid(self) -> int | None:
@@ -149,6 +163,8 @@ class SluiceBroker:
         listener = f"PLAINTEXT://127.0.0.1:{self.port}"
         cmd = [str(self.binary), "serve", "--data-dir", str(self.data_dir),
                "--listeners", listener, "--advertised-listeners", listener,
+               "--set", f"http.listeners=http://127.0.0.1:{self.http_port}",
+               "--set", f"schema.registry.listeners=http://127.0.0.1:{self.registry_port}",
                *self.base_args, *extra_args]
         env = {**os.environ, "RUST_BACKTRACE": "1", "NO_COLOR": "1", **self.env}
         self.starts += 1

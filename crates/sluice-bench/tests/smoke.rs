@@ -141,6 +141,10 @@ fn sluice() -> Server {
             listener.clone(),
             "--advertised-listeners".into(),
             listener,
+            "--set".into(),
+            "http.listeners=".into(),
+            "--set".into(),
+            "schema.registry.listeners=".into(),
         ]
     })
 }

@@ -61,6 +61,16 @@ pub struct BrokerConfig {
     pub cluster_id: Option<String>,
     pub listeners: Vec<Listener>,
     pub advertised_listeners: Vec<Listener>,
+    /// The HTTP server (admin API, `/metrics`, REST proxy, console): `http.listeners`,
+    /// default `http://127.0.0.1:8080`; an empty value turns it off.
+    pub http_listeners: Vec<Listener>,
+    /// The schema registry: `schema.registry.listeners`, default `http://127.0.0.1:8081`
+    /// (Confluent's port); an empty value turns it off.
+    pub schema_registry_listeners: Vec<Listener>,
+    /// Whether these listeners were set explicitly. A default port that is already taken
+    /// only warns (a developer may run something else on 8080); an explicit one is fatal.
+    pub http_listeners_explicit: bool,
+    pub schema_registry_listeners_explicit: bool,
     pub data_dir: PathBuf,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
@@ -138,6 +148,14 @@ impl BrokerConfig {
         let advertised_listeners = r
             .listeners("advertised.listeners")?
             .unwrap_or_else(|| listeners.clone());
+        let http_listeners = r
+            .listeners("http.listeners")?
+            .unwrap_or_else(|| vec![Listener::parse("http://127.0.0.1:8080").unwrap()]);
+        let schema_registry_listeners = r
+            .listeners("schema.registry.listeners")?
+            .unwrap_or_else(|| vec![Listener::parse("http://127.0.0.1:8081").unwrap()]);
+        let http_listeners_explicit = r.get("http.listeners").is_some();
+        let schema_registry_listeners_explicit = r.get("schema.registry.listeners").is_some();
         let data_dir = r
             .get("log.dirs")
             .or(r.get("log.dir"))
@@ -192,6 +210,10 @@ impl BrokerConfig {
             cluster_id: r.get("cluster.id").map(str::to_string),
             listeners,
             advertised_listeners,
+            http_listeners,
+            schema_registry_listeners,
+            http_listeners_explicit,
+            schema_registry_listeners_explicit,
             data_dir: PathBuf::from(data_dir),
             num_partitions: r.or("num.partitions", 1i32)?,
             default_replication_factor: r.or("default.replication.factor", 1i16)?,

@@ -72,14 +72,40 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let started = std::time::Instant::now();
         let broker = Broker::open(config).context("opening the data directory")?;
+        // HTTP listeners bind before the Kafka ones: a client that sees the Kafka port open can
+        // rely on every other port being open too.
+        let http = bind_http(
+            "http.listeners",
+            &broker.config.http_listeners,
+            broker.config.http_listeners_explicit,
+        )
+        .await?;
+        let registry = bind_http(
+            "schema.registry.listeners",
+            &broker.config.schema_registry_listeners,
+            broker.config.schema_registry_listeners_explicit,
+        )
+        .await?;
         let listeners = broker.bind().await.context("binding the listeners")?;
         let addrs: Vec<String> = listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .map(|a| a.to_string())
             .collect();
+        let http_addrs = local_addrs(&http);
+        let registry_addrs = local_addrs(&registry);
+        for l in http {
+            let router = sluice_http::router(broker.clone());
+            tokio::spawn(sluice_http::serve(l, router, broker.shutdown.clone()));
+        }
+        for l in registry {
+            let router = sluice_schema::router(broker.clone());
+            tokio::spawn(sluice_schema::serve(l, router, broker.shutdown.clone()));
+        }
         tracing::info!(
             listeners = ?addrs,
+            http = ?http_addrs,
+            schema_registry = ?registry_addrs,
             data_dir = %broker.data_dir().display(),
             cluster_id = %broker.cluster_id,
             durable = broker.config.durable,
@@ -95,6 +121,38 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         broker.serve(listeners).await?;
         anyhow::Ok(())
     })
+}
+
+fn local_addrs(listeners: &[tokio::net::TcpListener]) -> Vec<String> {
+    listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .map(|a| a.to_string())
+        .collect()
+}
+
+/// Binds the HTTP listeners of one service. A default address that is taken (say, another
+/// program on 8080) only costs that service, with a warning; an address the user chose must
+/// work, so failing to bind it stops start-up.
+async fn bind_http(
+    key: &str,
+    listeners: &[sluice_broker::config::Listener],
+    explicit: bool,
+) -> anyhow::Result<Vec<tokio::net::TcpListener>> {
+    let mut out = Vec::new();
+    for l in listeners {
+        let addr = l
+            .socket_addr()
+            .with_context(|| format!("{key}: cannot resolve {}", l.host))?;
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => out.push(listener),
+            Err(e) if !explicit => {
+                tracing::warn!(%addr, error = %e, "{key}: default address unavailable; set {key} to move it or to an empty value to turn it off");
+            }
+            Err(e) => return Err(e).with_context(|| format!("{key}: binding {addr}")),
+        }
+    }
+    Ok(out)
 }
 
 async fn wait_for_signal() {

@@ -58,6 +58,13 @@ impl Broker {
             .arg(&data_dir)
             .arg("--listeners")
             .arg(format!("PLAINTEXT://127.0.0.1:{port}"))
+            // No HTTP servers: these brokers run side by side and need none.
+            .args([
+                "--set",
+                "http.listeners=",
+                "--set",
+                "schema.registry.listeners=",
+            ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);

@@ -95,6 +95,8 @@ pub struct BrokerOptions {
 /// One `sluice serve` process on a fixed port and data dir, restartable in place.
 pub struct Broker {
     port: u16,
+    http_port: u16,
+    registry_port: u16,
     options: BrokerOptions,
     // Holds `data/` (the broker's data dir) and `broker.log` (its stderr, across restarts).
     root: tempfile::TempDir,
@@ -124,6 +126,8 @@ impl Broker {
         fs::create_dir_all(root.path().join("data")).expect("creating the data dir");
         let mut broker = Broker {
             port: 0,
+            http_port: 0,
+            registry_port: 0,
             options,
             root,
             child: None,
@@ -132,6 +136,8 @@ impl Broker {
         // The free port can be taken between probing and the broker binding it; retry then.
         for attempt in 0..3 {
             broker.port = free_port();
+            broker.http_port = free_port();
+            broker.registry_port = free_port();
             match broker.spawn() {
                 Ok(()) => return broker,
                 Err(e) if attempt < 2 && e.contains("in use") => continue,
@@ -144,6 +150,16 @@ impl Broker {
     /// `host:port` for `bootstrap.servers`.
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Base URL of the HTTP server (admin API, `/metrics`, REST proxy, console).
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// Base URL of the built-in schema registry.
+    pub fn registry_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.registry_port)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -205,6 +221,16 @@ impl Broker {
             .arg(&listener)
             .arg("--advertised-listeners")
             .arg(&advertised)
+            .arg("--set")
+            .arg(format!(
+                "http.listeners=http://127.0.0.1:{}",
+                self.http_port
+            ))
+            .arg("--set")
+            .arg(format!(
+                "schema.registry.listeners=http://127.0.0.1:{}",
+                self.registry_port
+            ))
             .args(&self.options.args)
             .env("RUST_BACKTRACE", "1")
             .stdin(Stdio::null())

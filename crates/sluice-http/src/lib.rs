@@ -1,0 +1,54 @@
+//! Sluice's HTTP face: what operators and HTTP-only clients see of a running broker.
+//!
+//! One axum [`Router`] on its own listener (`http.listeners`, default `127.0.0.1:8080`) serves
+//! - [`health`]: `/health/live` and `/health/ready` for orchestrators;
+//! - [`metrics`]: `/metrics` in Prometheus text format;
+//! - [`admin`]: the JSON admin API under `/v1/` with its OpenAPI document at `/openapi.json`;
+//! - [`rest_proxy`]: Confluent REST Proxy compatible produce (v3) and consumer (v2) APIs;
+//! - [`console`]: the web console, embedded in the binary.
+//!
+//! Every module works on the same [`sluice_broker::Broker`] the Kafka listeners serve, so what
+//! HTTP shows is the broker's own state, not a client's view of it.
+
+use std::sync::Arc;
+
+use axum::Router;
+use sluice_broker::Broker;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub mod admin;
+pub mod console;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod rest_proxy;
+
+/// State every handler gets: the broker it describes.
+#[derive(Clone)]
+pub struct AppState {
+    pub broker: Arc<Broker>,
+}
+
+/// The whole HTTP API as one router.
+pub fn router(broker: Arc<Broker>) -> Router {
+    let state = AppState { broker };
+    Router::new()
+        .merge(health::routes())
+        .merge(metrics::routes())
+        .merge(admin::routes())
+        .merge(rest_proxy::routes())
+        .merge(console::routes())
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
