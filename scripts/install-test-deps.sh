@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the non-Rust tests need, under the repo where possible:
-#   - kcat (apt; the only global install besides python3-venv if missing)
+#   - kcat and chromium (apt; the only global installs besides python3-venv if missing)
 #   - a Python venv at .venv with the pinned tests/python/requirements.txt
 #   - Apache Kafka via scripts/kafka-dist.sh (when that script exists)
 # Idempotent: when everything is present it does no network access and finishes in about a second.
@@ -23,6 +23,8 @@ apt_install() {
 # --- apt packages -----------------------------------------------------------
 need_apt=()
 command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
+# Headless browser for the web console's tests (driven by Playwright from the venv).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # The system python (Debian's 3.11) is used for the venv so it does not depend on anything user-installed.
 PY=/usr/bin/python3
 [[ -x $PY ]] || need_apt+=(python3)
