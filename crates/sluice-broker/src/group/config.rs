@@ -77,8 +77,12 @@ impl GroupConfig {
             max_size: get(raw, "group.max.size", i32::MAX as usize),
             offsets_partitions: get(raw, "offsets.topic.num.partitions", 50i32).max(1),
             offsets_segment_bytes: get(raw, "offsets.topic.segment.bytes", 104_857_600u64),
-            offsets_retention_ms: get(raw, "offsets.retention.minutes", 10_080i64)
-                .saturating_mul(60_000),
+            // `internal.offsets.retention.ms` is Sluice's test knob (Kafka's setting counts in
+            // whole minutes, too coarse for a test to wait out); it wins when present.
+            offsets_retention_ms: match raw.get("internal.offsets.retention.ms") {
+                Some(_) => get(raw, "internal.offsets.retention.ms", 604_800_000i64),
+                None => get(raw, "offsets.retention.minutes", 10_080i64).saturating_mul(60_000),
+            },
             offsets_retention_check: Duration::from_millis(
                 get(raw, "offsets.retention.check.interval.ms", 600_000u64).max(100),
             ),
