@@ -96,7 +96,9 @@ fn a_consuming_group_keeps_its_offsets_and_an_empty_one_loses_them_with_the_grou
     position
         .add_partition_offset(&topic, 0, Offset::Offset(10))
         .expect("offset");
-    consumer.commit(&position, CommitMode::Sync).expect("commit");
+    consumer
+        .commit(&position, CommitMode::Sync)
+        .expect("commit");
     assert_eq!(committed(&broker, &group, &topic), Some(10));
 
     // A stable group subscribed to the topic keeps its offsets past the retention period.
@@ -126,9 +128,11 @@ fn a_consuming_group_keeps_its_offsets_and_an_empty_one_loses_them_with_the_grou
         "offsets expired {:?} after the group emptied, before the retention period",
         left_at.elapsed()
     );
-    wait_until(Duration::from_secs(30), "the empty group to be deleted", || {
-        (!group_listed(&broker, &group)).then_some(())
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "the empty group to be deleted",
+        || (!group_listed(&broker, &group)).then_some(()),
+    );
 }
 
 #[test]
