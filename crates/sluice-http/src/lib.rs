@@ -4,6 +4,7 @@
 //! - [`health`]: `/health/live` and `/health/ready` for orchestrators;
 //! - [`metrics`]: `/metrics` in Prometheus text format;
 //! - [`admin`]: the JSON admin API under `/v1/` with its OpenAPI document at `/openapi.json`;
+//! - [`browse`]: the message browser's record reads (`/v1/topics/{name}/partitions/{p}/records`);
 //! - [`rest_proxy`]: Confluent REST Proxy compatible produce (v3) and consumer (v2) APIs;
 //! - [`console`]: the web console, embedded in the binary.
 //!
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub mod admin;
+pub mod browse;
 pub mod console;
 pub mod error;
 pub mod health;
@@ -37,6 +39,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .merge(health::routes())
         .merge(metrics::routes())
         .merge(admin::routes())
+        .merge(browse::routes())
         .merge(rest_proxy::routes())
         .merge(console::routes())
         .with_state(state)
