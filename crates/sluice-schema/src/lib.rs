@@ -1,6 +1,18 @@
 //! Sluice's schema registry, compatible with Confluent Schema Registry's REST API.
 //!
-//! (skeleton: the registry's modules are to be written)
+//! [`api`] maps Confluent's REST paths onto [`registry::Registry`], which keeps an in-memory
+//! [`state::State`] rebuilt from (and written through to) the compacted topic `_schemas` by
+//! [`store`]. [`types`] dispatches to each schema format ([`avro`]) for parsing, identity and
+//! compatibility; [`config`] holds the compatibility levels and modes.
+
+pub mod api;
+pub mod avro;
+pub mod config;
+pub mod error;
+pub mod registry;
+pub mod state;
+pub mod store;
+pub mod types;
 
 use std::sync::Arc;
 
@@ -9,9 +21,9 @@ use sluice_broker::Broker;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// The registry's REST API as one router.
-pub fn router(_broker: Arc<Broker>) -> Router {
-    Router::new()
+/// The registry's REST API as one router. Replays `_schemas`, so call it once per broker.
+pub fn router(broker: Arc<Broker>) -> Router {
+    api::routes(Arc::new(registry::Registry::open(broker)))
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled.

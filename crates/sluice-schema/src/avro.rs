@@ -1,0 +1,470 @@
+//! Avro schemas: parsing (with references), the identity used to find an already registered
+//! schema, and Avro's schema-resolution compatibility rules as Confluent's registry applies them.
+//!
+//! Identity: Confluent's registry (without `normalize=true`) compares the schema as Avro's Java
+//! `Schema.toString()` prints it: insignificant whitespace and attribute order do not matter, but
+//! docs, defaults, aliases, custom properties and field order do. Our canonical form is the
+//! closest cheap equivalent: the schema's JSON with whitespace removed, object keys sorted and
+//! `{"type": "<primitive>"}` (no other attribute) written as `"<primitive>"`. Avro's parsing
+//! canonical form is not used because it drops defaults and docs, which Confluent keeps.
+//!
+//! Compatibility follows Avro's Java `SchemaCompatibility` (which Confluent uses): the reader must
+//! be able to resolve every datum the writer can produce, so a union or enum that only partly
+//! overlaps is incompatible. Logical types are compared by their underlying type, as in Java.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use apache_avro::schema::{
+    DecimalSchema, EnumSchema, FixedSchema, InnerDecimalSchema, RecordSchema, UuidSchema,
+};
+use apache_avro::Schema;
+use serde_json::Value;
+
+use crate::types::ResolvedReference;
+
+/// A parsed Avro schema with the named types it (and its references) define.
+pub struct Parsed {
+    schema: Schema,
+    names: HashMap<String, Schema>,
+    canonical: String,
+}
+
+impl Parsed {
+    pub fn canonical(&self) -> String {
+        self.canonical.clone()
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+}
+
+/// Parses `schema`; `refs` supply the named types it uses (in dependency order).
+pub fn parse(schema: &str, refs: &[ResolvedReference]) -> Result<Parsed, String> {
+    let json: Value =
+        serde_json::from_str(schema).map_err(|e| format!("Invalid schema {schema}: {e}"))?;
+    let (parsed, others) = if refs.is_empty() {
+        (
+            Schema::parse(&json).map_err(|e| invalid(schema, e))?,
+            vec![],
+        )
+    } else {
+        Schema::parse_str_with_list(schema, refs.iter().map(|r| r.schema.as_str()))
+            .map_err(|e| invalid(schema, e))?
+    };
+    let mut names = HashMap::new();
+    for s in others.iter().chain(std::iter::once(&parsed)) {
+        collect_names(s, &mut names);
+    }
+    Ok(Parsed {
+        schema: parsed,
+        names,
+        canonical: normalize(&json).to_string(),
+    })
+}
+
+fn invalid(schema: &str, e: apache_avro::Error) -> String {
+    format!("Invalid schema {schema}, details: {e}")
+}
+
+const PRIMITIVES: [&str; 8] = [
+    "null", "boolean", "int", "long", "float", "double", "bytes", "string",
+];
+
+/// Sorted keys, no whitespace, bare primitives (see the module comment).
+fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            if map.len() == 1 {
+                if let Some(Value::String(t)) = map.get("type") {
+                    if PRIMITIVES.contains(&t.as_str()) {
+                        return Value::String(t.clone());
+                    }
+                }
+            }
+            let sorted: BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, normalize(v))).collect();
+            let mut out = serde_json::Map::new();
+            for (k, v) in sorted {
+                out.insert(k.clone(), v);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Every named type defined inside `s`, by full name, so `Schema::Ref`s can be followed.
+fn collect_names(s: &Schema, names: &mut HashMap<String, Schema>) {
+    match s {
+        Schema::Record(r) => {
+            names.insert(r.name.fullname(None), s.clone());
+            for f in &r.fields {
+                collect_names(&f.schema, names);
+            }
+        }
+        Schema::Enum(e) => {
+            names.insert(e.name.fullname(None), s.clone());
+        }
+        Schema::Array(a) => collect_names(&a.items, names),
+        Schema::Map(m) => collect_names(&m.types, names),
+        Schema::Union(u) => u.variants().iter().for_each(|v| collect_names(v, names)),
+        other => {
+            if let Some(f) = fixed_of(other) {
+                names.insert(f.name.fullname(None), s.clone());
+            }
+        }
+    }
+}
+
+/// The underlying Avro type, with logical types reduced to the type that carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Null,
+    Boolean,
+    Int,
+    Long,
+    Float,
+    Double,
+    Bytes,
+    String,
+    Fixed,
+    Enum,
+    Record,
+    Array,
+    Map,
+    Union,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Null => "NULL",
+            Kind::Boolean => "BOOLEAN",
+            Kind::Int => "INT",
+            Kind::Long => "LONG",
+            Kind::Float => "FLOAT",
+            Kind::Double => "DOUBLE",
+            Kind::Bytes => "BYTES",
+            Kind::String => "STRING",
+            Kind::Fixed => "FIXED",
+            Kind::Enum => "ENUM",
+            Kind::Record => "RECORD",
+            Kind::Array => "ARRAY",
+            Kind::Map => "MAP",
+            Kind::Union => "UNION",
+        }
+    }
+}
+
+fn kind(s: &Schema) -> Kind {
+    match s {
+        Schema::Null => Kind::Null,
+        Schema::Boolean => Kind::Boolean,
+        Schema::Int | Schema::Date | Schema::TimeMillis => Kind::Int,
+        Schema::Long
+        | Schema::TimeMicros
+        | Schema::TimestampMillis
+        | Schema::TimestampMicros
+        | Schema::TimestampNanos
+        | Schema::LocalTimestampMillis
+        | Schema::LocalTimestampMicros
+        | Schema::LocalTimestampNanos => Kind::Long,
+        Schema::Float => Kind::Float,
+        Schema::Double => Kind::Double,
+        Schema::Bytes
+        | Schema::BigDecimal
+        | Schema::Uuid(UuidSchema::Bytes)
+        | Schema::Decimal(DecimalSchema {
+            inner: InnerDecimalSchema::Bytes,
+            ..
+        }) => Kind::Bytes,
+        Schema::String | Schema::Uuid(UuidSchema::String) => Kind::String,
+        Schema::Fixed(_)
+        | Schema::Duration(_)
+        | Schema::Uuid(UuidSchema::Fixed(_))
+        | Schema::Decimal(DecimalSchema {
+            inner: InnerDecimalSchema::Fixed(_),
+            ..
+        }) => Kind::Fixed,
+        Schema::Enum(_) => Kind::Enum,
+        Schema::Record(_) => Kind::Record,
+        Schema::Array(_) => Kind::Array,
+        Schema::Map(_) => Kind::Map,
+        Schema::Union(_) => Kind::Union,
+        // Unresolved references are followed by the checker before asking for a kind.
+        Schema::Ref { .. } => Kind::Null,
+    }
+}
+
+fn fixed_of(s: &Schema) -> Option<&FixedSchema> {
+    match s {
+        Schema::Fixed(f) | Schema::Duration(f) | Schema::Uuid(UuidSchema::Fixed(f)) => Some(f),
+        Schema::Decimal(DecimalSchema {
+            inner: InnerDecimalSchema::Fixed(f),
+            ..
+        }) => Some(f),
+        _ => None,
+    }
+}
+
+/// Why `reader` cannot read data written with `writer`; empty when it can.
+pub fn check(reader: &Parsed, writer: &Parsed) -> Vec<String> {
+    let mut checker = Checker {
+        reader_names: &reader.names,
+        writer_names: &writer.names,
+        in_progress: HashSet::new(),
+    };
+    let mut errors = Vec::new();
+    checker.compat(&reader.schema, &writer.schema, "", &mut errors);
+    errors
+}
+
+struct Checker<'a> {
+    reader_names: &'a HashMap<String, Schema>,
+    writer_names: &'a HashMap<String, Schema>,
+    /// Pairs of named types being compared; meeting one again (a recursive type) counts as
+    /// compatible, as in Avro's Java checker.
+    in_progress: HashSet<(String, String)>,
+}
+
+fn incompatibility(kind: &str, description: String, info: &str, path: &str) -> String {
+    let path = if path.is_empty() { "/" } else { path };
+    format!(
+        "{{errorType:'{kind}', description:'{description} at path '{path}'', additionalInfo:'{info}'}}"
+    )
+}
+
+fn named(s: &Schema) -> Option<(String, String, Vec<String>)> {
+    let (name, aliases) = match s {
+        Schema::Record(RecordSchema { name, aliases, .. })
+        | Schema::Enum(EnumSchema { name, aliases, .. }) => (name, aliases),
+        other => {
+            let f = fixed_of(other)?;
+            (&f.name, &f.aliases)
+        }
+    };
+    let aliases = aliases
+        .iter()
+        .flatten()
+        .map(|a| a.fullname(name.namespace()))
+        .collect();
+    Some((name.name().to_string(), name.fullname(None), aliases))
+}
+
+impl<'a> Checker<'a> {
+    fn follow(&self, s: &'a Schema, names: &'a HashMap<String, Schema>) -> &'a Schema {
+        let mut s = s;
+        for _ in 0..64 {
+            match s {
+                Schema::Ref { name } => match names.get(&name.fullname(None)) {
+                    Some(t) => s = t,
+                    None => return s,
+                },
+                _ => return s,
+            }
+        }
+        s
+    }
+
+    fn compatible(&mut self, reader: &'a Schema, writer: &'a Schema) -> bool {
+        let mut errors = Vec::new();
+        self.compat(reader, writer, "", &mut errors);
+        errors.is_empty()
+    }
+
+    fn compat(
+        &mut self,
+        reader: &'a Schema,
+        writer: &'a Schema,
+        path: &str,
+        out: &mut Vec<String>,
+    ) {
+        let reader = self.follow(reader, self.reader_names);
+        let writer = self.follow(writer, self.writer_names);
+        if let (Schema::Ref { name }, _) | (_, Schema::Ref { name }) = (reader, writer) {
+            out.push(incompatibility(
+                "TYPE_MISMATCH",
+                format!("The type '{}' is not defined", name.fullname(None)),
+                &name.fullname(None),
+                path,
+            ));
+            return;
+        }
+        let (rk, wk) = (kind(reader), kind(writer));
+        if let (Some(r), Some(w)) = (named(reader), named(writer)) {
+            let key = (r.1.clone(), w.1.clone());
+            if !self.in_progress.insert(key.clone()) {
+                return;
+            }
+            self.same_or_promoted(reader, writer, rk, wk, path, out);
+            self.in_progress.remove(&key);
+        } else {
+            self.same_or_promoted(reader, writer, rk, wk, path, out);
+        }
+    }
+
+    fn same_or_promoted(
+        &mut self,
+        reader: &'a Schema,
+        writer: &'a Schema,
+        rk: Kind,
+        wk: Kind,
+        path: &str,
+        out: &mut Vec<String>,
+    ) {
+        if rk == wk {
+            self.same_kind(reader, writer, rk, path, out);
+            return;
+        }
+        if let Schema::Union(w) = writer {
+            for (i, branch) in w.variants().iter().enumerate() {
+                self.compat(reader, branch, &format!("{path}/{i}"), out);
+            }
+            return;
+        }
+        let promoted = match rk {
+            Kind::Long => wk == Kind::Int,
+            Kind::Float => matches!(wk, Kind::Int | Kind::Long),
+            Kind::Double => matches!(wk, Kind::Int | Kind::Long | Kind::Float),
+            Kind::Bytes => wk == Kind::String,
+            Kind::String => wk == Kind::Bytes,
+            Kind::Union => {
+                let Schema::Union(r) = reader else {
+                    return;
+                };
+                let found = r.variants().iter().any(|b| self.compatible(b, writer));
+                if !found {
+                    out.push(incompatibility(
+                        "MISSING_UNION_BRANCH",
+                        format!("The reader union lacks writer type '{}'", wk.name()),
+                        &format!("reader union lacking writer type: {}", wk.name()),
+                        path,
+                    ));
+                }
+                return;
+            }
+            _ => false,
+        };
+        if !promoted {
+            out.push(incompatibility(
+                "TYPE_MISMATCH",
+                format!(
+                    "The type (path '{path}') of a field in the reader schema does not match with the writer schema"
+                ),
+                &format!("reader type: {} not compatible with writer type: {}", rk.name(), wk.name()),
+                path,
+            ));
+        }
+    }
+
+    fn same_kind(
+        &mut self,
+        reader: &'a Schema,
+        writer: &'a Schema,
+        k: Kind,
+        path: &str,
+        out: &mut Vec<String>,
+    ) {
+        match (reader, writer) {
+            (Schema::Array(r), Schema::Array(w)) => {
+                self.compat(&r.items, &w.items, &format!("{path}/items"), out)
+            }
+            (Schema::Map(r), Schema::Map(w)) => {
+                self.compat(&r.types, &w.types, &format!("{path}/values"), out)
+            }
+            (Schema::Union(r), Schema::Union(w)) => {
+                for (i, branch) in w.variants().iter().enumerate() {
+                    if !r.variants().iter().any(|rb| self.compatible(rb, branch)) {
+                        let wk = kind(self.follow(branch, self.writer_names));
+                        out.push(incompatibility(
+                            "MISSING_UNION_BRANCH",
+                            format!("The reader union lacks writer type '{}'", wk.name()),
+                            &format!("reader union lacking writer type: {}", wk.name()),
+                            &format!("{path}/{i}"),
+                        ));
+                    }
+                }
+            }
+            (Schema::Record(r), Schema::Record(w)) => {
+                self.name_check(reader, writer, path, out);
+                for (i, rf) in r.fields.iter().enumerate() {
+                    let wf = std::iter::once(&rf.name)
+                        .chain(rf.aliases.iter())
+                        .find_map(|n| w.fields.iter().find(|wf| &wf.name == n));
+                    match wf {
+                        Some(wf) => {
+                            self.compat(&rf.schema, &wf.schema, &format!("{path}/fields/{i}/type"), out)
+                        }
+                        None if rf.default.is_none() => out.push(incompatibility(
+                            "READER_FIELD_MISSING_DEFAULT_VALUE",
+                            format!(
+                                "The field '{}' in the reader schema has no default value and is missing in the writer schema",
+                                rf.name
+                            ),
+                            &rf.name,
+                            &format!("{path}/fields/{i}"),
+                        )),
+                        None => {}
+                    }
+                }
+            }
+            (Schema::Enum(r), Schema::Enum(w)) => {
+                self.name_check(reader, writer, path, out);
+                let missing: Vec<&str> = w
+                    .symbols
+                    .iter()
+                    .filter(|s| !r.symbols.contains(s))
+                    .map(String::as_str)
+                    .collect();
+                let has_default = r.default.as_ref().is_some_and(|d| r.symbols.contains(d));
+                if !missing.is_empty() && !has_default {
+                    out.push(incompatibility(
+                        "MISSING_ENUM_SYMBOLS",
+                        "The reader schema is missing enum symbols written by the writer schema"
+                            .to_string(),
+                        &format!("[{}]", missing.join(", ")),
+                        &format!("{path}/symbols"),
+                    ));
+                }
+            }
+            _ if k == Kind::Fixed => {
+                self.name_check(reader, writer, path, out);
+                if let (Some(r), Some(w)) = (fixed_of(reader), fixed_of(writer)) {
+                    if r.size != w.size {
+                        out.push(incompatibility(
+                            "FIXED_SIZE_MISMATCH",
+                            format!(
+                                "The size of FIXED type field in the reader schema ({}) does not match with the writer schema ({})",
+                                r.size, w.size
+                            ),
+                            &format!("expected: {}, found: {}", w.size, r.size),
+                            &format!("{path}/size"),
+                        ));
+                    }
+                }
+            }
+            // Primitives (logical types included) of the same underlying type.
+            _ => {}
+        }
+    }
+
+    /// Avro's rule for named types: the same unqualified name, or the writer's full name among
+    /// the reader's aliases.
+    fn name_check(&self, reader: &Schema, writer: &Schema, path: &str, out: &mut Vec<String>) {
+        if let (Some(r), Some(w)) = (named(reader), named(writer)) {
+            if r.0 != w.0 && !r.2.contains(&w.1) {
+                out.push(incompatibility(
+                    "NAME_MISMATCH",
+                    format!(
+                        "The name of the reader schema ('{}') does not match the writer schema ('{}')",
+                        r.1, w.1
+                    ),
+                    &format!("expected: {}", w.1),
+                    &format!("{path}/name"),
+                ));
+            }
+        }
+    }
+}
