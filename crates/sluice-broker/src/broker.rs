@@ -2,7 +2,7 @@
 //! serve the listeners, and on shutdown stop accepting, flush and close every log.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -12,6 +12,7 @@ use crate::fetch_session::FetchSessionCache;
 use crate::flusher::Flusher;
 use crate::group::GroupCoordinator;
 use crate::producer_ids::ProducerIdAllocator;
+use crate::record_validation::SchemaIdValidator;
 use crate::topics::TopicRegistry;
 use crate::txn::TransactionCoordinator;
 
@@ -26,6 +27,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// Transactional ids and their transactions (transaction coordinator; see crate::txn).
     pub txns: TransactionCoordinator,
+    /// The schema registry's answers for topics with schema id validation (set once it starts).
+    pub schema_validator: OnceLock<Arc<dyn SchemaIdValidator>>,
     pub shutdown: CancellationToken,
 }
 
@@ -71,6 +74,7 @@ impl Broker {
             shutdown: CancellationToken::new(),
             groups,
             txns,
+            schema_validator: OnceLock::new(),
             topics,
             cluster_id,
             config,

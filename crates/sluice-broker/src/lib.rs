@@ -20,6 +20,7 @@ pub mod ids;
 pub mod partition;
 pub mod persist;
 pub mod producer_ids;
+pub mod record_validation;
 pub mod server;
 pub mod topic_config;
 pub mod topics;

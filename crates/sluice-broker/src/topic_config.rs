@@ -92,6 +92,34 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "Compression level for zstd."
     ),
     def!(
+        "confluent.key.schema.validation",
+        Boolean,
+        [],
+        "false",
+        "Reject records whose key does not carry a schema id registered for the topic."
+    ),
+    def!(
+        "confluent.key.subject.name.strategy",
+        String,
+        [],
+        "io.confluent.kafka.serializers.subject.TopicNameStrategy",
+        "How the key's subject is derived for schema id validation."
+    ),
+    def!(
+        "confluent.value.schema.validation",
+        Boolean,
+        [],
+        "false",
+        "Reject records whose value does not carry a schema id registered for the topic."
+    ),
+    def!(
+        "confluent.value.subject.name.strategy",
+        String,
+        [],
+        "io.confluent.kafka.serializers.subject.TopicNameStrategy",
+        "How the value's subject is derived for schema id validation."
+    ),
+    def!(
         "delete.retention.ms",
         Long,
         ["log.cleaner.delete.retention.ms"],
@@ -285,6 +313,20 @@ pub static TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "Time after which a segment is rolled."
     ),
     def!(
+        "sluice.key.schema.validation.decode",
+        Boolean,
+        [],
+        "false",
+        "With key schema validation: also require the key to decode with its schema (Sluice)."
+    ),
+    def!(
+        "sluice.value.schema.validation.decode",
+        Boolean,
+        [],
+        "false",
+        "With value schema validation: also require the value to decode with its schema (Sluice)."
+    ),
+    def!(
         "unclean.leader.election.enable",
         Boolean,
         ["unclean.leader.election.enable"],
@@ -463,6 +505,14 @@ pub fn validate(name: &str, value: &str) -> Result<(), InvalidConfig> {
                     return Err(bad("String must be one of: compact, delete"));
                 }
             }
+        }
+        ConfigType::String
+            if name.ends_with(".subject.name.strategy")
+                && crate::record_validation::SubjectNameStrategy::parse(v).is_none() =>
+        {
+            return Err(bad(
+                "Must be TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy",
+            ));
         }
         ConfigType::String
             if name == "message.timestamp.type" && v != "CreateTime" && v != "LogAppendTime" =>

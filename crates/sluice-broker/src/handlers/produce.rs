@@ -137,6 +137,17 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
                     .push(partition_error(pd.index, c.code(), None, v));
                 continue;
             }
+            if let Err(e) =
+                crate::record_validation::check(broker, &topic.name, &topic.configs, &records)
+            {
+                tr.partition_responses.push(partition_error(
+                    pd.index,
+                    code(Code::InvalidRecord),
+                    Some(e),
+                    v,
+                ));
+                continue;
+            }
             // The batch headers are patched in place (offsets, epoch); the request buffer is
             // shared and immutable, so work on a copy in reused memory.
             scratch.clear();

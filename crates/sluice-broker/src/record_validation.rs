@@ -1,0 +1,314 @@
+//! Broker-side schema id validation (Confluent's `confluent.value.schema.validation` and
+//! `confluent.key.schema.validation` topic settings).
+//!
+//! A topic that turns it on only accepts records whose value (or key) starts with the schema
+//! registry wire format, magic byte 0 and a 4-byte big-endian schema id, where the id is registered
+//! under the subject the topic's subject name strategy derives (`<topic>-value` by default).
+//! Null values and null keys always pass, as in Confluent Server (tombstones in compacted topics).
+//! Sluice's own setting `sluice.value.schema.validation.decode` (and `.key.`) additionally asks
+//! that the payload decode with that schema.
+//!
+//! The registry lives in another crate that depends on this one, so it plugs in through
+//! [`SchemaIdValidator`], installed once on the broker at start-up. Topics without these settings
+//! pay one map lookup per produced partition.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+
+use sluice_log::{iter_batches, BatchHeader, RECORD_BATCH_OVERHEAD};
+
+use crate::broker::Broker;
+
+pub const VALUE_VALIDATION: &str = "confluent.value.schema.validation";
+pub const KEY_VALIDATION: &str = "confluent.key.schema.validation";
+pub const VALUE_STRATEGY: &str = "confluent.value.subject.name.strategy";
+pub const KEY_STRATEGY: &str = "confluent.key.subject.name.strategy";
+pub const VALUE_DECODE: &str = "sluice.value.schema.validation.decode";
+pub const KEY_DECODE: &str = "sluice.key.schema.validation.decode";
+
+/// Confluent's default strategy class, as topic configs name it.
+pub const TOPIC_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
+pub const RECORD_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.RecordNameStrategy";
+pub const TOPIC_RECORD_NAME_STRATEGY: &str =
+    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy";
+
+/// How the subject a schema id must be registered under is derived (Confluent's strategies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectNameStrategy {
+    /// `<topic>-key` / `<topic>-value`.
+    TopicName,
+    /// The schema's fully-qualified record name.
+    RecordName,
+    /// `<topic>-<record name>`.
+    TopicRecordName,
+}
+
+impl SubjectNameStrategy {
+    /// The strategy a config value names (the class name, or its short name).
+    pub fn parse(value: &str) -> Option<SubjectNameStrategy> {
+        let short = value.trim().rsplit('.').next().unwrap_or_default();
+        match short {
+            "TopicNameStrategy" => Some(SubjectNameStrategy::TopicName),
+            "RecordNameStrategy" => Some(SubjectNameStrategy::RecordName),
+            "TopicRecordNameStrategy" => Some(SubjectNameStrategy::TopicRecordName),
+            _ => None,
+        }
+    }
+}
+
+/// What the schema registry answers for the produce path.
+pub trait SchemaIdValidator: Send + Sync {
+    /// `Err(reason)` unless schema `id` is registered under a subject `strategy` derives for
+    /// `topic` (the key's subject when `is_key`).
+    fn check_id(
+        &self,
+        topic: &str,
+        is_key: bool,
+        strategy: SubjectNameStrategy,
+        id: i32,
+    ) -> Result<(), String>;
+
+    /// `Err(reason)` unless `payload` (the bytes after the 5-byte prefix) decodes with schema `id`.
+    fn check_payload(&self, id: i32, payload: &[u8]) -> Result<(), String>;
+}
+
+/// One side's (key or value) validation settings.
+#[derive(Debug, Clone, Copy)]
+struct Side {
+    strategy: SubjectNameStrategy,
+    decode: bool,
+}
+
+fn is_true(configs: &BTreeMap<String, String>, name: &str) -> bool {
+    configs
+        .get(name)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+fn side(
+    configs: &BTreeMap<String, String>,
+    on: &str,
+    strategy: &str,
+    decode: &str,
+) -> Option<Side> {
+    if !is_true(configs, on) {
+        return None;
+    }
+    Some(Side {
+        strategy: configs
+            .get(strategy)
+            .and_then(|s| SubjectNameStrategy::parse(s))
+            .unwrap_or(SubjectNameStrategy::TopicName),
+        decode: is_true(configs, decode),
+    })
+}
+
+/// Checks every record of a produce request's `records` for a topic with `configs`. `Err` is
+/// the message sent back with INVALID_RECORD. Batches that cannot be parsed pass through: the
+/// log's own validation rejects them with the error Kafka gives.
+pub fn check(
+    broker: &Broker,
+    topic: &str,
+    configs: &BTreeMap<String, String>,
+    records: &[u8],
+) -> Result<(), String> {
+    let value = side(configs, VALUE_VALIDATION, VALUE_STRATEGY, VALUE_DECODE);
+    let key = side(configs, KEY_VALIDATION, KEY_STRATEGY, KEY_DECODE);
+    if value.is_none() && key.is_none() {
+        return Ok(());
+    }
+    let Some(validator) = broker.schema_validator.get() else {
+        return Err(format!(
+            "Topic {topic} requires schema id validation, but the schema registry is not running"
+        ));
+    };
+    let check_one =
+        |field: Option<&[u8]>, side: Option<Side>, is_key: bool| -> Result<(), String> {
+            let (Some(side), Some(bytes)) = (side, field) else {
+                return Ok(());
+            };
+            let what = if is_key { "key" } else { "value" };
+            let id = match bytes {
+                [0, a, b, c, d, ..] => i32::from_be_bytes([*a, *b, *c, *d]),
+                _ => {
+                    return Err(format!(
+                        "Record {what} does not carry a schema id (magic byte 0 and a 4-byte id)"
+                    ))
+                }
+            };
+            validator
+                .check_id(topic, is_key, side.strategy, id)
+                .map_err(|e| format!("Record {what} has an invalid schema id {id}: {e}"))?;
+            if side.decode {
+                validator
+                    .check_payload(id, &bytes[5..])
+                    .map_err(|e| format!("Record {what} does not match schema {id}: {e}"))?;
+            }
+            Ok(())
+        };
+    for batch in iter_batches(records) {
+        let Ok((header, range)) = batch else {
+            return Ok(());
+        };
+        let batch = &records[range];
+        let Ok(data) = record_section(&header, batch) else {
+            return Ok(());
+        };
+        let mut pos = 0;
+        while pos < data.len() {
+            let Ok((k, v)) = key_and_value(&data, &mut pos) else {
+                return Ok(());
+            };
+            check_one(k, key, true)?;
+            check_one(v, value, false)?;
+        }
+    }
+    Ok(())
+}
+
+fn corrupt(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why.to_string())
+}
+
+fn read_uvarint(buf: &[u8], pos: &mut usize, max_bytes: usize) -> io::Result<u64> {
+    let mut value = 0u64;
+    for i in 0..max_bytes {
+        let b = *buf.get(*pos).ok_or_else(|| corrupt("truncated varint"))?;
+        *pos += 1;
+        value |= ((b & 0x7f) as u64) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(corrupt("varint too long"))
+}
+
+fn read_varint(buf: &[u8], pos: &mut usize) -> io::Result<i32> {
+    let v = read_uvarint(buf, pos, 5)? as u32;
+    Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
+}
+
+fn read_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> io::Result<Option<&'a [u8]>> {
+    let len = read_varint(buf, pos)?;
+    if len < 0 {
+        return Ok(None);
+    }
+    let end = pos
+        .checked_add(len as usize)
+        .filter(|&e| e <= buf.len())
+        .ok_or_else(|| corrupt("field past end"))?;
+    let field = &buf[*pos..end];
+    *pos = end;
+    Ok(Some(field))
+}
+
+/// Key and value of the v2 record at `pos`, moving `pos` past it.
+fn key_and_value<'a>(
+    buf: &'a [u8],
+    pos: &mut usize,
+) -> io::Result<(Option<&'a [u8]>, Option<&'a [u8]>)> {
+    let len = read_varint(buf, pos)?;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|l| pos.checked_add(l))
+        .filter(|&e| e <= buf.len())
+        .ok_or_else(|| corrupt("record past end"))?;
+    let body = &buf[..end];
+    let mut p = *pos + 1; // attributes
+    read_uvarint(body, &mut p, 10)?; // timestamp delta
+    read_varint(body, &mut p)?; // offset delta
+    let key = read_bytes(body, &mut p)?;
+    let value = read_bytes(body, &mut p)?;
+    *pos = end;
+    Ok((key, value))
+}
+
+/// The most bytes one batch may decompress to here (as the log's own bound).
+const MAX_DECOMPRESSED: u64 = 128 << 20;
+
+/// A batch's record section, decompressed through bounded readers: batches come from the network.
+fn record_section<'a>(h: &BatchHeader, batch: &'a [u8]) -> io::Result<std::borrow::Cow<'a, [u8]>> {
+    let payload = batch
+        .get(RECORD_BATCH_OVERHEAD..)
+        .ok_or_else(|| corrupt("short batch"))?;
+    let bounded = |r: &mut dyn Read| -> io::Result<std::borrow::Cow<'a, [u8]>> {
+        let mut out = Vec::new();
+        r.take(MAX_DECOMPRESSED + 1).read_to_end(&mut out)?;
+        if out.len() as u64 > MAX_DECOMPRESSED {
+            return Err(corrupt("batch too large"));
+        }
+        Ok(out.into())
+    };
+    match h.compression() {
+        0 => Ok(payload.into()),
+        1 => bounded(&mut flate2::read::MultiGzDecoder::new(payload)),
+        2 => snappy(payload).map(Into::into),
+        3 => bounded(&mut lz4::Decoder::new(payload)?),
+        4 => bounded(&mut zstd::stream::read::Decoder::new(payload)?),
+        _ => Err(corrupt("unknown codec")),
+    }
+}
+
+/// Raw snappy, or the xerial framing Java clients use, each block's claimed size checked first.
+fn snappy(payload: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let block = |b: &[u8], out: &mut Vec<u8>| -> io::Result<()> {
+        let len = snap::raw::decompress_len(b).map_err(|e| corrupt(&e.to_string()))?;
+        if (out.len() + len) as u64 > MAX_DECOMPRESSED {
+            return Err(corrupt("batch too large"));
+        }
+        let start = out.len();
+        out.resize(start + len, 0);
+        snap::raw::Decoder::new()
+            .decompress(b, &mut out[start..])
+            .map_err(|e| corrupt(&e.to_string()))?;
+        Ok(())
+    };
+    if payload.len() >= 16 && payload.starts_with(b"\x82SNAPPY\x00") {
+        let mut rest = &payload[16..];
+        while let Some(header) = rest.get(..4) {
+            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            let b = rest
+                .get(4..4usize.saturating_add(len))
+                .ok_or_else(|| corrupt("xerial block past end"))?;
+            block(b, &mut out)?;
+            rest = &rest[4 + len..];
+        }
+    } else {
+        block(payload, &mut out)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strategies_parse_by_class_or_short_name() {
+        assert_eq!(
+            SubjectNameStrategy::parse(TOPIC_RECORD_NAME_STRATEGY),
+            Some(SubjectNameStrategy::TopicRecordName)
+        );
+        assert_eq!(
+            SubjectNameStrategy::parse("RecordNameStrategy"),
+            Some(SubjectNameStrategy::RecordName)
+        );
+        assert_eq!(SubjectNameStrategy::parse("Nope"), None);
+    }
+
+    #[test]
+    fn records_walk_to_their_keys_and_values() {
+        // length, attributes, ts delta 0, offset delta 0, key "k", value [0,0,0,0,7], 0 headers
+        let rec = [0u8, 0, 0, 2, b'k', 10, 0, 0, 0, 0, 7, 0];
+        let mut buf = vec![(rec.len() as u8) << 1];
+        buf.extend_from_slice(&rec);
+        let mut pos = 0;
+        let (k, v) = key_and_value(&buf, &mut pos).expect("parses");
+        assert_eq!(k, Some(&b"k"[..]));
+        assert_eq!(v, Some(&[0u8, 0, 0, 0, 7][..]));
+        assert_eq!(pos, buf.len());
+        let mut pos = 0;
+        assert!(key_and_value(&buf[..5], &mut pos).is_err());
+    }
+}
