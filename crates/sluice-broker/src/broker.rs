@@ -27,6 +27,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// Transactional ids and their transactions (transaction coordinator; see crate::txn).
     pub txns: TransactionCoordinator,
+    /// Request, traffic and connection counters (see crate::metrics).
+    pub metrics: crate::metrics::BrokerMetrics,
     /// The schema registry's answers for topics with schema id validation (set once it starts).
     pub schema_validator: OnceLock<Arc<dyn SchemaIdValidator>>,
     pub shutdown: CancellationToken,
@@ -74,6 +76,7 @@ impl Broker {
             shutdown: CancellationToken::new(),
             groups,
             txns,
+            metrics: crate::metrics::BrokerMetrics::new(),
             schema_validator: OnceLock::new(),
             topics,
             cluster_id,

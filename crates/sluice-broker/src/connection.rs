@@ -50,6 +50,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
         };
         if size < 0 || size as usize > max {
             tracing::warn!(%peer, size, max, "closing connection: request size out of bounds");
+    let _open = broker.metrics.connection_opened();
             break;
         }
         // Grow the buffer as bytes arrive rather than trusting the length prefix up front.

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::BoxFuture;
@@ -45,7 +46,7 @@ macro_rules! apis {
         /// (API key, min version, max version) for every API Sluice implements.
         pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[ $( (ApiKey::$key, $min, $max), )* ];
 
-        async fn route(ctx: Ctx, mut body: Bytes) -> Result<Reply, DispatchError> {
+        async fn route(ctx: Ctx, mut body: Bytes, received: Instant) -> Result<Reply, DispatchError> {
             match ctx.api_key {
                 $( ApiKey::$key => {
                     let req = Decodable::decode(&mut body, ctx.api_version).map_err(|e| {
@@ -53,7 +54,8 @@ macro_rules! apis {
                             "malformed {:?} v{} request: {e:#}", ctx.api_key, ctx.api_version
                         ))
                     })?;
-                    Ok(respond(&ctx, $handler(&ctx, req).await))
+                    ctx.broker.metrics.request_started(ctx.api_key, received);
+                    Ok(respond(&ctx, $handler(&ctx, req).await, received))
                 } )*
                 other => Err(DispatchError::Close(format!("unsupported API {other:?}"))),
             }
@@ -145,17 +147,34 @@ fn encode_frame<R: Encodable + 'static>(ctx: &Ctx, version: i16, body: &R) -> Fr
     Frame::Contiguous(encode_response(ctx, version, body))
 }
 
-fn respond<R: Encodable + Send + 'static>(ctx: &Ctx, outcome: Outcome<R>) -> Reply {
+/// Encodes a handler's answer (now or when it resolves) and counts the request as done then.
+fn respond<R: Encodable + Send + 'static>(
+    ctx: &Ctx,
+    outcome: Outcome<R>,
+    received: Instant,
+) -> Reply {
+    let metrics = &ctx.broker.metrics;
     match outcome {
-        Outcome::Now(r) => Reply::Ready(encode_frame(ctx, ctx.api_version, &r)),
+        Outcome::Now(r) => {
+            metrics.request_done(ctx.api_key, received, Some(&r));
+            Reply::Ready(encode_frame(ctx, ctx.api_version, &r))
+        }
         Outcome::Later(fut) => {
             let ctx = ctx.clone();
             Reply::Deferred(
-                fut.map(move |r| encode_frame(&ctx, ctx.api_version, &r))
-                    .boxed(),
+                fut.map(move |r| {
+                    ctx.broker
+                        .metrics
+                        .request_done(ctx.api_key, received, Some(&r));
+                    encode_frame(&ctx, ctx.api_version, &r)
+                })
+                .boxed(),
             )
         }
-        Outcome::Silent => Reply::None,
+        Outcome::Silent => {
+            metrics.request_done(ctx.api_key, received, None);
+            Reply::None
+        }
     }
 }
 
@@ -165,6 +184,8 @@ pub async fn dispatch(
     mut frame: Bytes,
     peer: SocketAddr,
 ) -> Result<Reply, DispatchError> {
+    // Called as soon as the frame's last byte is read: the start of queue time and latency.
+    let received = Instant::now();
     if frame.len() < 8 {
         return Err(DispatchError::Close(
             "request shorter than its header".into(),
@@ -214,5 +235,5 @@ pub async fn dispatch(
         client_id: header.client_id.map(|s| s.to_string()),
         peer,
     };
-    route(ctx, frame).await
+    route(ctx, frame, received).await
 }

@@ -74,6 +74,7 @@ pub async fn sync_partition(partition: Arc<Partition>) -> Result<(), String> {
     if target.is_empty() {
         return Ok(());
     }
+    let started = std::time::Instant::now();
     let target = tokio::task::spawn_blocking(move || target.sync().map(|_| target))
         .await
         .map_err(|e| e.to_string())?
@@ -81,6 +82,7 @@ pub async fn sync_partition(partition: Arc<Partition>) -> Result<(), String> {
             tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "fsync failed");
             e.to_string()
         })?;
+    partition.stats.fsync.observe(started.elapsed());
     partition.with_log(|log| log.mark_flushed(&target));
     partition.advance_high_watermark(target.up_to_offset());
     Ok(())

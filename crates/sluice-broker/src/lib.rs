@@ -17,6 +17,7 @@ pub mod flusher;
 pub mod group;
 pub mod handlers;
 pub mod ids;
+pub mod metrics;
 pub mod partition;
 pub mod persist;
 pub mod producer_ids;

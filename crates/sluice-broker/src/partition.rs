@@ -22,6 +22,8 @@ pub struct Partition {
     /// The high watermark: the offset below which records are visible to consumers. Non-durable
     /// mode moves it at append; durable mode moves it once the records are fsynced.
     high_watermark: watch::Sender<i64>,
+    /// Traffic counters for the metrics endpoint (see [`crate::metrics`]).
+    pub stats: crate::metrics::PartitionStats,
 }
 
 impl Partition {
@@ -33,6 +35,7 @@ impl Partition {
             index,
             log: Mutex::new(log),
             high_watermark: watch::Sender::new(hw),
+            stats: Default::default(),
         }
     }
 
@@ -83,7 +86,12 @@ impl Partition {
     ) -> Result<AppendOutcome, AppendError> {
         let outcome = self.log.lock().append(records, opts)?;
         if !durable && !outcome.duplicate {
+        let bytes = AsRef::<[u8]>::as_ref(&records).len();
             self.advance_high_watermark(outcome.last_offset + 1);
+        if opts.origin_client && !outcome.duplicate {
+            self.stats
+                .appended(bytes, outcome.base_offset, outcome.last_offset);
+        }
         }
         Ok(outcome)
     }

@@ -85,6 +85,7 @@ impl GroupCoordinator {
         let epoch_before = g.group_epoch;
         let out = g.heartbeat(group_id, input, &resolve, &self.config, now, now_ms);
         if g.group_epoch != epoch_before {
+            broker.metrics.rebalanced(1);
             if let Err(c) = self.write(broker, group_id, &[g.epoch_record(group_id)]) {
                 tracing::warn!(group = group_id, error = ?c, "could not persist group epoch");
             }

@@ -25,6 +25,7 @@ pub mod protocol;
 pub mod records;
 pub mod store;
 pub mod txn_offsets;
+pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -198,7 +199,11 @@ impl GroupCoordinator {
             return err(Code::UnknownServerError, &input.member_id);
         };
         let mut fx = Effects::default();
+        let generation = g.generation;
         let reply = g.join(input, &self.config, now, now_ms, &mut fx);
+        broker
+            .metrics
+            .rebalanced((g.generation - generation).max(0) as u64);
         if fx.persist {
             self.persist_classic(broker, group_id, g);
         }
@@ -265,10 +270,14 @@ impl GroupCoordinator {
             return Err(Code::UnknownMemberId);
         };
         let mut fx = Effects::default();
+        let generation = g.generation;
         let codes = members
             .iter()
             .map(|(m, i)| g.leave(m, i.as_deref(), now, now_ms, &mut fx))
             .collect();
+        broker
+            .metrics
+            .rebalanced((g.generation - generation).max(0) as u64);
         if fx.persist {
             self.persist_classic(broker, group_id, g);
         }
@@ -285,13 +294,18 @@ impl GroupCoordinator {
             match &mut group.kind {
                 Kind::Classic(g) => {
                     let mut fx = Effects::default();
+                    let generation = g.generation;
                     g.tick(now, now_ms, &mut fx);
+                    broker
+                        .metrics
+                        .rebalanced((g.generation - generation).max(0) as u64);
                     if fx.persist {
                         self.persist_classic(broker, id, g);
                     }
                 }
                 Kind::Consumer(g) => {
                     if let Some(record) = g.tick(id, now, now_ms, &self.config) {
+                        broker.metrics.rebalanced(1);
                         if let Err(c) = self.write(broker, id, &[record]) {
                             tracing::warn!(group = %id, error = ?c, "could not persist group epoch");
                         }

@@ -291,6 +291,7 @@ fn gather(
                 }
                 match slice.read_bytes() {
                     Ok(bytes) => {
+                        partition.stats.fetched(&bytes, None, w.fetch_offset);
                         remaining = remaining.saturating_sub(bytes.len());
                         s.records = bytes;
                     }
