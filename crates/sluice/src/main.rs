@@ -32,6 +32,9 @@ enum Command {
     /// List, describe (members, offsets, lag), delete consumer groups and reset their offsets.
     #[command(subcommand)]
     Group(cli::group::GroupCommand),
+    /// List, get, register, check and delete schemas in the schema registry (REST API).
+    #[command(subcommand)]
+    Schema(cli::schema::SchemaCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Produce(args) => cli::block_on(cli::produce::run(args)),
         Command::Consume(args) => cli::block_on(cli::consume::run(args)),
         Command::Group(cmd) => cli::block_on(cli::group::run(cmd)),
+        Command::Schema(cmd) => cli::schema::run(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ pub mod group;
 mod input_line;
 mod native_admin;
 pub mod produce;
+pub mod schema;
 pub mod topic;
 
 /// Runs a client command on a small runtime of its own; the broker's runtime is not involved.
