@@ -6,7 +6,8 @@ use std::ops::Range;
 use crate::batch::{self, BatchHeader, LOG_OVERHEAD, MAGIC_V2, RECORD_BATCH_OVERHEAD};
 use crate::log::{AppendError, AppendOptions, AppendOutcome, PartitionLog};
 use crate::producer_state::PendingProducers;
-use crate::txn_index::{marker_is_abort, AbortedTxn};
+use crate::transactions::marker_is_abort;
+use crate::txn_index::AbortedTxn;
 
 /// Position of the magic byte in a batch (also in legacy message sets).
 const MAGIC_POS: usize = 16;
@@ -65,10 +66,14 @@ impl PartitionLog {
                     .map(|e| e.txn_first_offset)
                     .filter(|f| *f >= 0);
                 if let (Some(first_offset), Some(true)) = (first, marker_is_abort(bytes)) {
+                    let others = self
+                        .producers
+                        .first_unstable_offset_without(&pending, h.producer_id);
                     aborted.push(AbortedTxn {
                         producer_id: h.producer_id,
                         first_offset,
                         last_offset: h.base_offset,
+                        last_stable_offset: others.unwrap_or(i64::MAX).min(h.base_offset + 1),
                     });
                 }
             }
@@ -89,7 +94,11 @@ impl PartitionLog {
         self.active_mut().append(records, &batches, interval)?;
 
         self.producers.commit(pending);
-        self.aborted.extend(aborted);
+        for t in aborted {
+            // The marker is in the log; a failed index write is repaired by recovery's rescan
+            // of this (unflushed) segment.
+            self.active_mut().txn_index.append(t)?;
+        }
         if self.epochs.assign(opts.leader_epoch, base_offset) {
             // Not fsynced here (the lock is held); close() and recovery make it durable.
             self.epochs.persist(false)?;

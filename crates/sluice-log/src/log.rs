@@ -90,8 +90,6 @@ pub struct PartitionLog {
     pub(crate) last_flush_ms: i64,
     /// True between close() and the next mutation (the clean-shutdown marker is on disk).
     pub(crate) clean_marker_on_disk: bool,
-    /// Aborted transactions, oldest first (see [`crate::txn_index`]).
-    pub(crate) aborted: Vec<crate::txn_index::AbortedTxn>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -280,7 +278,6 @@ impl PartitionLog {
         }
         let end = self.log_end_offset();
         self.producers.write_snapshot(&self.dir, end)?;
-        crate::txn_index::write_checkpoint(self)?;
         self.epochs.persist(true)?;
         self.recovery_point = end;
         self.write_offsets_checkpoint(true)?;

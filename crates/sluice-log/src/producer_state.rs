@@ -215,6 +215,25 @@ impl ProducerStateManager {
             .min()
     }
 
+    /// First offset of the oldest open transaction of any producer but `pid`, counting the
+    /// staged changes in `pending` (the LSO an abort marker of `pid` leaves behind).
+    pub fn first_unstable_offset_without(
+        &self,
+        pending: &PendingProducers,
+        pid: i64,
+    ) -> Option<i64> {
+        let staged = pending.entries.iter();
+        let committed = self
+            .producers
+            .iter()
+            .filter(|(p, _)| !pending.entries.contains_key(p));
+        staged
+            .chain(committed)
+            .filter(|(p, e)| **p != pid && e.txn_first_offset >= 0)
+            .map(|(_, e)| e.txn_first_offset)
+            .min()
+    }
+
     // ---- snapshots ----
 
     /// Write `{offset:020}.producer-snapshot` (fsynced, via a temp file + rename).

@@ -4,7 +4,8 @@
 //!
 //! After a clean close (marker present) segments are opened from their indexes without a scan.
 //! Otherwise every segment holding offsets at or after the recovery point is fully validated,
-//! as Kafka's LogLoader does; the first invalid byte ends the log.
+//! as Kafka's LogLoader does; the first invalid byte ends the log. The `.txnindex` of every
+//! re-scanned segment is rebuilt while producer state is replayed.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -20,6 +21,7 @@ use crate::log::{
 };
 use crate::producer_state::{list_snapshots, ProducerStateManager};
 use crate::segment::{segment_path, Segment};
+use crate::transactions::TxnRebuild;
 
 pub(crate) fn open_log(dir: &Path, config: LogConfig) -> io::Result<PartitionLog> {
     fs::create_dir_all(dir)?;
@@ -39,6 +41,8 @@ pub(crate) fn open_log(dir: &Path, config: LogConfig) -> io::Result<PartitionLog
 
     let mut segments: BTreeMap<i64, Segment> = BTreeMap::new();
     let mut truncated_at: Option<i64> = None;
+    // First segment whose data was re-scanned: its `.txnindex` and later ones are rebuilt.
+    let mut rescanned_from: Option<i64> = None;
     let base_list: Vec<i64> = bases.clone();
     for (i, &base) in base_list.iter().enumerate() {
         if truncated_at.is_some() {
@@ -65,6 +69,7 @@ pub(crate) fn open_log(dir: &Path, config: LogConfig) -> io::Result<PartitionLog
             Some(s) => s,
             None => {
                 let mut s = Segment::open_unchecked(dir, base)?;
+                rescanned_from.get_or_insert(base);
                 let cut = s.recover(config.index_interval_bytes, |_| {})?;
                 if cut > 0 {
                     tracing::warn!(
@@ -113,10 +118,19 @@ pub(crate) fn open_log(dir: &Path, config: LogConfig) -> io::Result<PartitionLog
         unflushed_messages: 0,
         last_flush_ms: now_ms(),
         clean_marker_on_disk: false,
-        aborted: Vec::new(),
     };
-    restore_producer_state(&mut log)?;
-    log.aborted = crate::txn_index::load(&log, clean)?;
+    // Before per-segment indexes one file held them all: rebuild every index once.
+    let legacy = dir.join(crate::transactions::LEGACY_ABORTED_FILE);
+    if legacy.exists() {
+        rescanned_from = Some(first_base);
+    }
+    if let Some(from) = rescanned_from {
+        for seg in log.segments.range_mut(from..).map(|(_, s)| s) {
+            seg.txn_index.reset()?;
+        }
+    }
+    restore_producer_state(&mut log, rescanned_from)?;
+    remove_if_exists(&legacy)?;
     if log.epochs.truncate_from_end(log_end) | log.epochs.truncate_from_start(log_start_offset) {
         log.epochs.persist(true)?;
     }
@@ -151,7 +165,7 @@ fn segment_bases(dir: &Path) -> io::Result<Vec<i64>> {
         }
         match ext {
             "log" => bases.push(base),
-            "index" | "timeindex" => index_files.push((base, path)),
+            "index" | "timeindex" | "txnindex" => index_files.push((base, path)),
             _ => {}
         }
     }
@@ -165,16 +179,22 @@ fn segment_bases(dir: &Path) -> io::Result<Vec<i64>> {
 }
 
 fn delete_segment_files(dir: &Path, base: i64) -> io::Result<()> {
-    for suffix in ["log", "index", "timeindex"] {
+    for suffix in ["log", "index", "timeindex", "txnindex"] {
         remove_if_exists(&segment_path(dir, base, suffix))?;
     }
     Ok(())
 }
 
-/// Load the newest usable producer snapshot and replay batch headers after it.
-fn restore_producer_state(log: &mut PartitionLog) -> io::Result<()> {
+/// Load the newest usable producer snapshot and replay batch headers after it. With
+/// `rebuild_txn_from`, the snapshot must be at or before that offset, and every abort marker
+/// from there on gets its `.txnindex` entry back (the indexes there were reset).
+fn restore_producer_state(log: &mut PartitionLog, rebuild_txn_from: Option<i64>) -> io::Result<()> {
     let log_end = log.log_end_offset();
-    let mut from = log.log_start_offset;
+    let first_base = *log.segments.keys().next().expect("non-empty");
+    // Without a snapshot, replay from the first segment so a transaction that began below the
+    // log start offset still has its first offset when its marker is replayed.
+    let mut from = first_base;
+    let snapshot_limit = rebuild_txn_from.map_or(log_end, |r| r.min(log_end));
     let mut state = ProducerStateManager::default();
     let snaps = list_snapshots(&log.dir)?;
     for (offset, path) in snaps.iter().rev() {
@@ -183,10 +203,13 @@ fn restore_producer_state(log: &mut PartitionLog) -> io::Result<()> {
             remove_if_exists(path)?;
             continue;
         }
+        if *offset > snapshot_limit {
+            continue;
+        }
         match ProducerStateManager::read_snapshot(path) {
             Ok(s) => {
                 state = s;
-                from = (*offset).max(log.log_start_offset);
+                from = (*offset).max(first_base);
                 break;
             }
             Err(e) => {
@@ -195,6 +218,11 @@ fn restore_producer_state(log: &mut PartitionLog) -> io::Result<()> {
             }
         }
     }
+    let mut rebuild = rebuild_txn_from.map(|from| TxnRebuild {
+        from,
+        entries: Vec::new(),
+    });
+    let mut failure: Option<io::Error> = None;
     for seg in log.segments.values() {
         if seg.next_offset() <= from {
             continue;
@@ -207,15 +235,39 @@ fn restore_producer_state(log: &mut PartitionLog) -> io::Result<()> {
                 None => continue,
             }
         };
-        seg.scan_headers(start, |_, h| {
-            if h.base_offset >= from {
-                state.replay(h);
+        seg.scan_headers(start, |pos, h| {
+            if h.base_offset < from {
+                return ControlFlow::Continue(());
+            }
+            let rebuilding = rebuild.as_ref().is_some_and(|r| h.base_offset >= r.from);
+            let marker = h.is_control() && h.has_producer_id() && rebuilding;
+            let first = marker
+                .then(|| state.get(h.producer_id).map(|e| e.txn_first_offset))
+                .flatten();
+            state.replay(h);
+            if let (true, Some(r)) = (marker, rebuild.as_mut()) {
+                let others = state.first_unstable_offset();
+                let read = || seg.read_bytes(pos, h.total_size());
+                if let Err(e) = r.on_marker(seg.base_offset, h, first, others, read) {
+                    failure = Some(e);
+                    return ControlFlow::Break(());
+                }
             }
             ControlFlow::Continue(())
         })
         .map_err(|c| io::Error::new(io::ErrorKind::InvalidData, c.reason))?;
+        if let Some(e) = failure.take() {
+            return Err(e);
+        }
     }
     state.truncate_head(log.log_start_offset);
     log.producers = state;
+    if let Some(r) = rebuild {
+        for (base, entry) in r.entries {
+            if let Some(seg) = log.segments.get_mut(&base) {
+                seg.txn_index.append(entry)?;
+            }
+        }
+    }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! One log segment: `{base_offset:020}.log` plus its `.index` and `.timeindex`.
+//! One log segment: `{base_offset:020}.log` plus its `.index`, `.timeindex` and, once it holds
+//! an abort marker, `.txnindex`.
 //!
 //! The `.log` file is record batches back to back, byte-for-byte as Kafka stores them. Writes
 //! use pwrite at the tracked end so concurrent preads by fetches (through a cloned `Arc<File>`)
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use crate::batch::{BatchHeader, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD};
 use crate::offset_index::OffsetIndex;
 use crate::time_index::TimeIndex;
+use crate::txn_index::TxnIndex;
 
 /// Path of a segment file with the given suffix (`log`, `index`, `timeindex`, ...).
 pub(crate) fn segment_path(dir: &Path, base_offset: i64, suffix: &str) -> PathBuf {
@@ -39,6 +41,7 @@ pub(crate) struct Segment {
     size: u64,
     pub index: OffsetIndex,
     pub time_index: TimeIndex,
+    pub txn_index: TxnIndex,
     bytes_since_last_index: u64,
     /// Largest batch max timestamp in the segment (-1 if none) and the last offset of that batch.
     max_timestamp: i64,
@@ -59,7 +62,7 @@ impl Segment {
             .create(true)
             .truncate(true)
             .open(&log_path)?;
-        for suffix in ["index", "timeindex"] {
+        for suffix in ["index", "timeindex", "txnindex"] {
             let p = segment_path(dir, base_offset, suffix);
             if p.exists() {
                 fs::remove_file(&p)?;
@@ -75,6 +78,7 @@ impl Segment {
             size: 0,
             index,
             time_index,
+            txn_index: TxnIndex::none(&segment_path(dir, base_offset, "txnindex")),
             bytes_since_last_index: 0,
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
@@ -114,6 +118,7 @@ impl Segment {
             size: meta.len(),
             index,
             time_index,
+            txn_index: TxnIndex::open(&segment_path(dir, base_offset, "txnindex"))?,
             bytes_since_last_index: 0,
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
@@ -371,6 +376,7 @@ impl Segment {
             &self.log_path,
             &self.index.path().to_path_buf(),
             &self.time_index.path().to_path_buf(),
+            &self.txn_index.path().to_path_buf(),
         ] {
             match fs::remove_file(p) {
                 Ok(()) => {}
@@ -423,11 +429,13 @@ impl Segment {
     }
 
     /// Every file a flush must fdatasync.
-    pub fn files(&self) -> [Arc<File>; 3] {
-        [
+    pub fn files(&self) -> Vec<Arc<File>> {
+        let mut files = vec![
             self.log.clone(),
             self.index.file().clone(),
             self.time_index.file().clone(),
-        ]
+        ];
+        files.extend(self.txn_index.file().cloned());
+        files
     }
 }

@@ -3,11 +3,11 @@
 //!
 //! A cleaned group replaces the consecutive segments `base..end` with one segment named
 //! `base`. On disk, for every group of a pass:
-//! 1. `.cleaner-tmp/<base>.{index,timeindex}` -> `<base>.{index,timeindex}.swap`, then
+//! 1. `.cleaner-tmp/<base>.{index,timeindex,txnindex}` -> `<base>.{...}.swap`, then
 //!    `<base>.swap-end` (holds `end`), then `.cleaner-tmp/<base>.log` -> `<base>.log.swap`:
 //!    the group's commit point. Then one directory fsync for the whole pass.
 //! 2. Every replaced segment's files -> `.deleted`.
-//! 3. `<base>.{index,timeindex}.swap` -> final name, then `<base>.log.swap` -> `<base>.log`,
+//! 3. `<base>.{index,timeindex,txnindex}.swap` -> final name, then `<base>.log.swap` -> `<base>.log`,
 //!    then `<base>.swap-end` goes; a directory fsync; the `.deleted` files are unlinked.
 //!
 //! At open, a `<base>.log.swap` means the group committed: every remaining segment file with a
@@ -29,8 +29,11 @@ use crate::cleaner::{CleanDone, CleanedGroup, CLEANER_CHECKPOINT, CLEANER_TMP};
 use crate::log::{remove_if_exists, PartitionLog};
 use crate::segment::{segment_path, Segment};
 
-/// The files that make up one segment.
-const SEGMENT_SUFFIXES: [&str; 3] = ["log", "index", "timeindex"];
+/// The files that make up one segment. A cleaned segment always has a `.txnindex` (maybe
+/// empty), so a committed swap always carries one and replaces the old segment's.
+const SEGMENT_SUFFIXES: [&str; 4] = ["log", "index", "timeindex", "txnindex"];
+/// Renamed to their final names in this order, the `.log` (the segment itself) last.
+const SWAP_ORDER: [&str; 4] = ["index", "timeindex", "txnindex", "log"];
 /// Suffix of the file recording the end of the offset range a swap replaces.
 const SWAP_END: &str = "swap-end";
 
@@ -106,6 +109,10 @@ impl PartitionLog {
                     swap_path(&self.dir, g.base, "timeindex"),
                 ),
                 (
+                    segment_path(&tmp, g.base, "txnindex"),
+                    swap_path(&self.dir, g.base, "txnindex"),
+                ),
+                (
                     segment_path(&tmp, g.base, SWAP_END),
                     segment_path(&self.dir, g.base, SWAP_END),
                 ),
@@ -136,7 +143,7 @@ impl PartitionLog {
             }
         }
         for g in &groups {
-            for suffix in ["index", "timeindex", "log"] {
+            for suffix in SWAP_ORDER {
                 step.next()?;
                 fs::rename(
                     swap_path(&self.dir, g.base, suffix),
@@ -209,11 +216,11 @@ pub(crate) fn recover_interrupted_swaps(dir: &Path) -> io::Result<()> {
             "log.swap" => {
                 log_swaps.insert(base);
             }
-            "index.swap" | "timeindex.swap" => index_swaps.push((base, path)),
+            "index.swap" | "timeindex.swap" | "txnindex.swap" => index_swaps.push((base, path)),
             SWAP_END => {
                 ends.insert(base, path);
             }
-            "log" | "index" | "timeindex" => segment_files.push((base, path)),
+            "log" | "index" | "timeindex" | "txnindex" => segment_files.push((base, path)),
             _ => {}
         }
     }
@@ -235,7 +242,7 @@ pub(crate) fn recover_interrupted_swaps(dir: &Path) -> io::Result<()> {
                 remove_if_exists(path)?;
             }
         }
-        for suffix in ["index", "timeindex", "log"] {
+        for suffix in SWAP_ORDER {
             let swap = swap_path(dir, base, suffix);
             if swap.exists() {
                 fs::rename(&swap, segment_path(dir, base, suffix))?;

@@ -1,23 +1,23 @@
-//! The aborted-transaction index: for every aborted transaction, its producer and the offsets
-//! from its first record to its abort marker. A read_committed fetch returns the entries that
-//! overlap the fetched range so the consumer can drop the aborted batches (what Kafka keeps in
-//! `.txnindex` files).
+//! The `.txnindex` file: the aborted transactions whose abort marker lies in one segment, in
+//! Kafka's exact format, so a read_committed fetch only looks at the segments its range spans
+//! and Kafka's `kafka-dump-log` reads the files.
 //!
-//! Sluice keeps the index in memory: appends of abort markers add to it. A clean close saves it
-//! (`sluice-aborted-txns`, in the text checkpoint format, valid only for the log end it names);
-//! any other open rebuilds it with one header scan of every segment plus a read of each
-//! marker's control record.
+//! Each entry is 34 bytes, big-endian: version (i16, 0), producer id (i64), first offset (i64,
+//! the transaction's first record in this partition), last offset (i64, the abort marker) and
+//! last stable offset (i64, the partition's LSO right after the marker). Entries are appended
+//! in marker order. The file is created at the first abort; a segment without aborts has none.
+//! The entries are kept in memory too, so fetches never read the file.
 
-use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
 use std::io;
-use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::batch::RECORD_BATCH_OVERHEAD;
-use crate::checkpoint;
-use crate::log::PartitionLog;
-
-pub(crate) const CHECKPOINT: &str = "sluice-aborted-txns";
-const CHECKPOINT_VERSION: i32 = 0;
+/// Size of one entry.
+pub const TXN_INDEX_ENTRY: usize = 34;
+/// The only entry version Kafka writes (AbortedTxn.CURRENT_VERSION).
+const ENTRY_VERSION: i16 = 0;
 
 /// One aborted transaction of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,186 +27,161 @@ pub struct AbortedTxn {
     pub first_offset: i64,
     /// Offset of the abort marker.
     pub last_offset: i64,
+    /// The partition's last stable offset once the marker was written: no transaction still
+    /// open then started below it, which lets a search stop early.
+    pub last_stable_offset: i64,
 }
 
-/// Control record type: 0 is ABORT, 1 is COMMIT (Kafka's `ControlRecordType`).
-const CONTROL_TYPE_ABORT: i16 = 0;
+impl AbortedTxn {
+    fn encode(&self) -> [u8; TXN_INDEX_ENTRY] {
+        let mut e = [0u8; TXN_INDEX_ENTRY];
+        e[0..2].copy_from_slice(&ENTRY_VERSION.to_be_bytes());
+        e[2..10].copy_from_slice(&self.producer_id.to_be_bytes());
+        e[10..18].copy_from_slice(&self.first_offset.to_be_bytes());
+        e[18..26].copy_from_slice(&self.last_offset.to_be_bytes());
+        e[26..34].copy_from_slice(&self.last_stable_offset.to_be_bytes());
+        e
+    }
 
-/// Reads a zigzag varint, returning it and the bytes used.
-fn varint(buf: &[u8]) -> Option<(i64, usize)> {
-    let mut value = 0u64;
-    for (i, b) in buf.iter().take(10).enumerate() {
-        value |= ((b & 0x7f) as u64) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((((value >> 1) as i64) ^ -((value & 1) as i64), i + 1));
+    fn decode(e: &[u8]) -> Option<AbortedTxn> {
+        let i64_at = |at: usize| -> Option<i64> {
+            Some(i64::from_be_bytes(e.get(at..at + 8)?.try_into().ok()?))
+        };
+        if i16::from_be_bytes([*e.first()?, *e.get(1)?]) != ENTRY_VERSION {
+            return None;
         }
-    }
-    None
-}
-
-/// For a whole control batch: `Some(true)` for an abort marker, `Some(false)` for a commit,
-/// `None` if its first record's key cannot be read. Control batches are never compressed.
-pub fn marker_is_abort(batch: &[u8]) -> Option<bool> {
-    let mut pos = RECORD_BATCH_OVERHEAD;
-    let (_len, n) = varint(batch.get(pos..)?)?; // record length
-    pos += n + 1; // attributes
-    let (_, n) = varint(batch.get(pos..)?)?; // timestamp delta
-    pos += n;
-    let (_, n) = varint(batch.get(pos..)?)?; // offset delta
-    pos += n;
-    let (key_len, n) = varint(batch.get(pos..)?)?;
-    pos += n;
-    if key_len < 4 {
-        return None;
-    }
-    let key = batch.get(pos..pos + 4)?;
-    let control_type = i16::from_be_bytes([key[2], key[3]]);
-    Some(control_type == CONTROL_TYPE_ABORT)
-}
-
-/// Saves the index at a clean close: an `end <log end offset>` entry, then one
-/// `<producer id> <first offset> <last offset>` entry per aborted transaction.
-pub(crate) fn write_checkpoint(log: &PartitionLog) -> io::Result<()> {
-    let mut entries = vec![format!("end {}", log.log_end_offset())];
-    entries.extend(
-        log.aborted
-            .iter()
-            .filter(|t| t.last_offset >= log.log_start_offset)
-            .map(|t| format!("{} {} {}", t.producer_id, t.first_offset, t.last_offset)),
-    );
-    checkpoint::write(
-        &log.dir.join(CHECKPOINT),
-        CHECKPOINT_VERSION,
-        &entries,
-        true,
-    )
-}
-
-/// The index a clean close saved, if it describes exactly this log.
-fn read_checkpoint(log: &PartitionLog) -> Option<Vec<AbortedTxn>> {
-    let entries = checkpoint::read(&log.dir.join(CHECKPOINT), CHECKPOINT_VERSION).ok()??;
-    let (end, rest) = entries.split_first()?;
-    match end.as_slice() {
-        [tag, offset] if tag == "end" && offset.parse::<i64>().ok()? == log.log_end_offset() => {}
-        _ => return None,
-    }
-    rest.iter()
-        .map(|e| match e.as_slice() {
-            [pid, first, last] => Some(AbortedTxn {
-                producer_id: pid.parse().ok()?,
-                first_offset: first.parse().ok()?,
-                last_offset: last.parse().ok()?,
-            }),
-            _ => None,
+        Some(AbortedTxn {
+            producer_id: i64_at(2)?,
+            first_offset: i64_at(10)?,
+            last_offset: i64_at(18)?,
+            last_stable_offset: i64_at(26)?,
         })
-        .collect()
+    }
 }
 
-/// The index at open: the saved one after a clean close, else rebuilt from the log.
-pub(crate) fn load(log: &PartitionLog, clean: bool) -> io::Result<Vec<AbortedTxn>> {
-    if clean {
-        if let Some(saved) = read_checkpoint(log) {
-            return Ok(saved);
+/// One segment's `.txnindex`: the entries in memory and the file, once it exists.
+#[derive(Debug)]
+pub(crate) struct TxnIndex {
+    path: PathBuf,
+    file: Option<Arc<File>>,
+    entries: Vec<AbortedTxn>,
+}
+
+impl TxnIndex {
+    /// Load the file at `path` if there is one. A partial trailing entry (a write torn by a
+    /// crash) and anything after an unreadable entry or an entry out of order are cut off.
+    pub fn open(path: &Path) -> io::Result<TxnIndex> {
+        let file = match OpenOptions::new().read(true).write(true).open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(TxnIndex::none(path)),
+            Err(e) => return Err(e),
+        };
+        let len = file.metadata()?.len() as usize;
+        let mut data = vec![0u8; len];
+        file.read_exact_at(&mut data, 0)?;
+        let mut entries: Vec<AbortedTxn> = Vec::with_capacity(len / TXN_INDEX_ENTRY);
+        for chunk in data.chunks_exact(TXN_INDEX_ENTRY) {
+            match AbortedTxn::decode(chunk) {
+                Some(t) if entries.last().is_none_or(|p| p.last_offset < t.last_offset) => {
+                    entries.push(t)
+                }
+                _ => {
+                    tracing::warn!("{}: ignoring entries from a bad one on", path.display());
+                    break;
+                }
+            }
+        }
+        let want = (entries.len() * TXN_INDEX_ENTRY) as u64;
+        if want != len as u64 {
+            file.set_len(want)?;
+        }
+        Ok(TxnIndex {
+            path: path.to_path_buf(),
+            file: Some(Arc::new(file)),
+            entries,
+        })
+    }
+
+    /// An index with no entries and no file (yet).
+    pub fn none(path: &Path) -> TxnIndex {
+        TxnIndex {
+            path: path.to_path_buf(),
+            file: None,
+            entries: Vec::new(),
         }
     }
-    rebuild(log)
-}
 
-/// Scans every segment for abort markers; each open transaction's first offset comes from the
-/// first transactional batch of its producer after the previous marker.
-pub(crate) fn rebuild(log: &PartitionLog) -> io::Result<Vec<AbortedTxn>> {
-    let mut open: HashMap<i64, i64> = HashMap::new();
-    let mut out = Vec::new();
-    let mut failure: Option<io::Error> = None;
-    for seg in log.segments.values() {
-        let scanned = seg.scan_headers(0, |pos, h| {
-            if !h.is_transactional() || !h.has_producer_id() {
-                return ControlFlow::Continue(());
+    /// Append an entry; markers come in offset order, so anything else is a bug upstream.
+    pub fn append(&mut self, t: AbortedTxn) -> io::Result<()> {
+        if let Some(last) = self.entries.last() {
+            if t.last_offset <= last.last_offset {
+                return Err(io::Error::other(format!(
+                    "{}: aborted transaction at {} is not after {}",
+                    self.path.display(),
+                    t.last_offset,
+                    last.last_offset
+                )));
             }
-            if !h.is_control() {
-                open.entry(h.producer_id).or_insert(h.base_offset);
-                return ControlFlow::Continue(());
-            }
-            let first = open.remove(&h.producer_id);
-            let abort = match seg.read_bytes(pos, h.total_size()) {
-                Ok(bytes) => marker_is_abort(&bytes),
-                Err(e) => {
-                    failure = Some(e);
-                    return ControlFlow::Break(());
-                }
-            };
-            match (abort, first) {
-                (Some(true), Some(first_offset)) => out.push(AbortedTxn {
-                    producer_id: h.producer_id,
-                    first_offset,
-                    last_offset: h.base_offset,
-                }),
-                (None, _) => tracing::warn!(
-                    "{}: unreadable transaction marker at offset {}",
-                    log.dir.display(),
-                    h.base_offset
-                ),
-                _ => {}
-            }
-            ControlFlow::Continue(())
-        });
-        if let Some(e) = failure.take() {
+        }
+        let file = self.ensure_file()?;
+        let at = (self.entries.len() * TXN_INDEX_ENTRY) as u64;
+        if let Err(e) = file.write_all_at(&t.encode(), at) {
+            let _ = file.set_len(at);
             return Err(e);
         }
-        if let Err(c) = scanned {
-            // Recovery already truncated torn tails; a failure here is an I/O problem.
-            return Err(io::Error::other(c.reason));
+        self.entries.push(t);
+        Ok(())
+    }
+
+    /// Create the (empty) file if it does not exist yet.
+    pub fn ensure_file(&mut self) -> io::Result<Arc<File>> {
+        if let Some(f) = &self.file {
+            return Ok(f.clone());
         }
-    }
-    Ok(out)
-}
-
-/// One producer as DescribeProducers reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProducerInfo {
-    pub producer_id: i64,
-    pub producer_epoch: i16,
-    pub last_sequence: i32,
-    pub last_timestamp: i64,
-    /// First offset of its open transaction, -1 if none.
-    pub txn_start_offset: i64,
-}
-
-impl PartitionLog {
-    /// Every producer the log remembers, by producer id (DescribeProducers).
-    pub fn producer_infos(&self) -> Vec<ProducerInfo> {
-        let mut v: Vec<_> = self
-            .producers
-            .producers()
-            .map(|(pid, e)| ProducerInfo {
-                producer_id: pid,
-                producer_epoch: e.epoch,
-                last_sequence: e.last_seq(),
-                last_timestamp: e.last_timestamp,
-                txn_start_offset: e.txn_first_offset,
-            })
-            .collect();
-        v.sort_unstable_by_key(|p| p.producer_id);
-        v
+        let f = Arc::new(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&self.path)?,
+        );
+        self.file = Some(f.clone());
+        Ok(f)
     }
 
-    /// Aborted transactions overlapping `[from, upper)` that the log still holds, oldest first.
-    pub fn aborted_transactions(&self, from: i64, upper: i64) -> Vec<AbortedTxn> {
-        let from = from.max(self.log_start_offset);
-        self.aborted
-            .iter()
-            .filter(|t| t.last_offset >= from && t.first_offset < upper)
-            .copied()
-            .collect()
+    /// Forget every entry and delete the file (recovery rebuilds it).
+    pub fn reset(&mut self) -> io::Result<()> {
+        self.entries.clear();
+        self.file = None;
+        crate::log::remove_if_exists(&self.path)
     }
 
-    /// The last stable offset for a high watermark: nothing at or after the first record of an
-    /// open transaction is stable.
-    pub fn last_stable_offset(&self, high_watermark: i64) -> i64 {
-        match self.first_unstable_offset() {
-            Some(first) => first.min(high_watermark),
-            None => high_watermark,
+    pub fn entries(&self) -> &[AbortedTxn] {
+        &self.entries
+    }
+
+    pub fn file(&self) -> Option<&Arc<File>> {
+        self.file.as_ref()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Kafka's `collectAbortedTxns`: add the entries overlapping `[from, upper)` to `out`.
+    /// Returns true when the search is complete: an entry's last stable offset reached `upper`,
+    /// so no later segment can hold a transaction that started below it.
+    pub fn collect(&self, from: i64, upper: i64, out: &mut Vec<AbortedTxn>) -> bool {
+        for t in &self.entries {
+            if t.last_offset >= from && t.first_offset < upper {
+                out.push(*t);
+            }
+            if t.last_stable_offset >= upper {
+                return true;
+            }
         }
+        false
     }
 }
 
@@ -214,12 +189,44 @@ impl PartitionLog {
 mod tests {
     use super::*;
 
+    fn entry(pid: i64, first: i64, last: i64, lso: i64) -> AbortedTxn {
+        AbortedTxn {
+            producer_id: pid,
+            first_offset: first,
+            last_offset: last,
+            last_stable_offset: lso,
+        }
+    }
+
     #[test]
-    fn varint_zigzag() {
-        assert_eq!(varint(&[0x00]), Some((0, 1)));
-        assert_eq!(varint(&[0x01]), Some((-1, 1)));
-        assert_eq!(varint(&[0x02]), Some((1, 1)));
-        assert_eq!(varint(&[0x96, 0x01]), Some((75, 2)));
-        assert_eq!(varint(&[0x80]), None);
+    fn entries_are_kafkas_34_bytes_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000000.txnindex");
+        let mut idx = TxnIndex::open(&path).unwrap();
+        assert!(idx.file().is_none() && !path.exists(), "created lazily");
+        idx.append(entry(7, 0, 3, 4)).unwrap();
+        idx.append(entry(8, 2, 6, 7)).unwrap();
+        assert!(idx.append(entry(9, 1, 5, 7)).is_err(), "out of order");
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), 2 * TXN_INDEX_ENTRY);
+        assert_eq!(&bytes[..10], &[0, 0, 0, 0, 0, 0, 0, 0, 0, 7]);
+        assert_eq!(&bytes[26..34], &4i64.to_be_bytes());
+        // A torn third entry is cut off at open.
+        std::fs::write(&path, [&bytes[..], &bytes[..20]].concat()).unwrap();
+        let idx = TxnIndex::open(&path).unwrap();
+        assert_eq!(idx.entries(), &[entry(7, 0, 3, 4), entry(8, 2, 6, 7)]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 68);
+    }
+
+    #[test]
+    fn collect_stops_at_an_entry_whose_lso_reaches_the_bound() {
+        let mut idx = TxnIndex::none(Path::new("/nonexistent"));
+        idx.entries = vec![entry(1, 0, 2, 3), entry(2, 5, 8, 9), entry(3, 10, 12, 13)];
+        let mut out = Vec::new();
+        assert!(idx.collect(0, 6, &mut out));
+        assert_eq!(out, vec![entry(1, 0, 2, 3), entry(2, 5, 8, 9)]);
+        out.clear();
+        assert!(!idx.collect(9, 100, &mut out), "no entry reached 100");
+        assert_eq!(out, vec![entry(3, 10, 12, 13)]);
     }
 }

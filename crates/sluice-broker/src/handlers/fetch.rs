@@ -274,12 +274,18 @@ fn gather(
             s.last_stable = log.last_stable_offset(hw);
             let upper = if read_committed { s.last_stable } else { hw };
             if read_committed {
-                s.aborted = Some(log.aborted_transactions(w.fetch_offset, upper));
+                s.aborted = Some(Vec::new());
             }
             if limit == 0 && remaining < max_bytes {
                 return Ok(None);
             }
-            log.read(w.fetch_offset, limit.max(1), upper)
+            let slice = log.read(w.fetch_offset, limit.max(1), upper)?;
+            if let (true, Some(sl)) = (read_committed, &slice) {
+                // Only the aborts the served data overlaps, as Kafka bounds them.
+                let end = log.slice_end_offset(sl).min(upper);
+                s.aborted = Some(log.aborted_transactions(w.fetch_offset, end));
+            }
+            Ok::<_, sluice_log::ReadError>(slice)
         });
         match read {
             Ok(Some(slice)) => {
