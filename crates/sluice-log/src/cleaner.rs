@@ -14,6 +14,9 @@
 //!    batches are re-encoded with their original codec keeping baseOffset, lastOffsetDelta and
 //!    baseSequence (as Kafka's cleaner does); emptied batches that hold a producer's latest
 //!    sequence survive as empty headers.
+//!    Transactions follow Kafka's rules (see `cleaner_txn.rs`): aborted records go, markers
+//!    stay until their transaction's data is gone plus delete.retention.ms, and every cleaned
+//!    segment gets a `.txnindex` with the aborted transactions whose markers it keeps.
 //! 3. [`crate::PartitionLog::finish_compaction`] (under the lock, cheap): swaps each group in
 //!    crash-safely; see `swap.rs`.
 //!
@@ -30,9 +33,11 @@ use std::sync::Arc;
 
 use crate::batch::{self, iter_batches, BatchHeader, RECORD_BATCH_OVERHEAD};
 use crate::checkpoint;
+use crate::cleaner_txn::{delete_horizon, with_delete_horizon, MarkerFate, TxnTracker};
 use crate::log::PartitionLog;
 use crate::records::{compress, decompressed_records, iter_records};
 use crate::segment::Segment;
+use crate::txn_index::AbortedTxn;
 
 /// Directory (inside the partition dir) where cleaned segments are built: Kafka's `.cleaned`
 /// stage. Recovery deletes it wholesale.
@@ -80,6 +85,8 @@ pub struct CleanPlan {
     limits: GroupLimits,
     /// Last offset of each producer's latest batch (kept, emptied if need be).
     producer_batches: HashSet<i64>,
+    /// The aborted transactions of the `.txnindex` of every segment from the first planned one.
+    aborted: Vec<AbortedTxn>,
 }
 
 /// One cleaned segment replacing the consecutive original segments `members`.
@@ -176,6 +183,11 @@ impl PartitionLog {
             .producers()
             .filter_map(|(_, e)| e.batches.back().map(|b| b.last_offset))
             .collect();
+        let aborted = self
+            .segments
+            .range(planned.first().map_or(i64::MAX, |p| p.base_offset)..)
+            .flat_map(|(_, s)| s.txn_index.entries().iter().copied())
+            .collect();
         Some(CleanPlan {
             dir: self.dir.clone(),
             segments: planned,
@@ -189,6 +201,7 @@ impl PartitionLog {
                 index_interval: c.index_interval_bytes,
             },
             producer_batches,
+            aborted,
         })
     }
 
@@ -281,10 +294,21 @@ impl CleanPlan {
     /// Build the key map and write the cleaned segments (slow; call without the partition lock).
     pub fn execute(self) -> io::Result<CleanDone> {
         // Latest offset per key over the dirty section.
+        // Records of aborted transactions never enter it (Kafka's buildOffsetMap).
         let mut latest: HashMap<Vec<u8>, i64> = HashMap::new();
+        let first_dirty = self
+            .segments
+            .iter()
+            .find(|s| s.dirty)
+            .map(|s| s.base_offset);
+        let mut txns = TxnTracker::new(self.aborted_from(first_dirty.unwrap_or(i64::MAX)));
         for seg in self.segments.iter().filter(|s| s.dirty) {
             for_each_batch(seg, |h, bytes| {
                 if h.is_control() {
+                    txns.on_control(h, bytes);
+                    return Ok(());
+                }
+                if txns.on_batch(h) {
                     return Ok(());
                 }
                 let data = decompressed_records(h, bytes)?;
@@ -306,7 +330,7 @@ impl CleanPlan {
             .write(true)
             .create_new(true)
             .open(&spool_path)?;
-        let parts = self.filter_into(&spool, &latest)?;
+        let (parts, kept_aborts) = self.filter_into(&spool, &latest)?;
 
         let mut done = CleanDone {
             dir: self.dir.clone(),
@@ -316,6 +340,7 @@ impl CleanPlan {
             bytes_after: 0,
         };
         for range in group_parts(&parts, self.limits) {
+            let aborts: Vec<AbortedTxn> = kept_aborts[range.clone()].concat();
             let members = &parts[range];
             let (first, last) = (&members[0], &members[members.len() - 1]);
             let mut out = Segment::create(&tmp, first.base, self.now_ms)?;
@@ -326,6 +351,10 @@ impl CleanPlan {
                 self.limits.index_interval,
             )?;
             out.seal_time_index()?;
+            out.txn_index.ensure_file()?;
+            for t in aborts {
+                out.txn_index.append(t)?;
+            }
             for f in out.files() {
                 f.sync_all()?;
             }
@@ -343,21 +372,43 @@ impl CleanPlan {
         Ok(done)
     }
 
-    /// Filter every planned segment into `spool`, back to back; returns where each one went.
+    /// Aborted transactions whose markers are at or after `offset`.
+    fn aborted_from(&self, offset: i64) -> Vec<AbortedTxn> {
+        self.aborted
+            .iter()
+            .filter(|t| t.last_offset >= offset)
+            .copied()
+            .collect()
+    }
+
+    /// Filter every planned segment into `spool`, back to back; returns where each one went
+    /// and, per segment, the aborted transactions whose markers it keeps.
     fn filter_into(
         &self,
         spool: &File,
         latest: &HashMap<Vec<u8>, i64>,
-    ) -> io::Result<Vec<CleanedPart>> {
+    ) -> io::Result<(Vec<CleanedPart>, Vec<Vec<AbortedTxn>>)> {
         let tombstone_horizon = self.now_ms.saturating_sub(self.delete_retention_ms);
+        let first = self.segments.first().map_or(i64::MAX, |s| s.base_offset);
+        let mut txns = TxnTracker::new(self.aborted_from(first));
+        let mut kept_aborts = Vec::with_capacity(self.segments.len());
         let mut parts = Vec::with_capacity(self.segments.len());
         let mut pos = 0u64;
         let mut buf: Vec<u8> = Vec::new();
         for seg in &self.segments {
             let start = pos + buf.len() as u64;
             let mut batches = 0u64;
+            let mut aborts = Vec::new();
             for_each_batch(seg, |h, bytes| {
-                let Some(kept) = self.filter_batch(h, bytes, latest, tombstone_horizon)? else {
+                let kept = if h.is_control() {
+                    let (fate, abort) = txns.on_control(h, bytes);
+                    aborts.extend(abort);
+                    self.filter_marker(h, bytes, fate)?
+                } else {
+                    let aborted = txns.on_batch(h);
+                    self.filter_batch(h, bytes, latest, tombstone_horizon, aborted)?
+                };
+                let Some(kept) = kept else {
                     return Ok(());
                 };
                 buf.extend_from_slice(&kept);
@@ -377,22 +428,46 @@ impl CleanPlan {
                 spool: start..pos + buf.len() as u64,
                 batches,
             });
+            kept_aborts.push(aborts);
         }
         spool.write_all_at(&buf, pos)?;
-        Ok(parts)
+        Ok((parts, kept_aborts))
     }
 
-    /// The bytes to keep for one batch (verbatim, re-encoded, or an empty header), or None.
+    /// A transaction marker: kept while its transaction has data; once it has none, stamped
+    /// with a delete horizon, and dropped in the first pass after that horizon.
+    fn filter_marker(
+        &self,
+        h: &BatchHeader,
+        bytes: &[u8],
+        fate: MarkerFate,
+    ) -> io::Result<Option<Vec<u8>>> {
+        if h.records_count == 0 {
+            return Ok(None);
+        }
+        if fate == MarkerFate::Keep {
+            return Ok(Some(bytes.to_vec()));
+        }
+        match delete_horizon(h) {
+            Some(horizon) if horizon <= self.now_ms => Ok(None),
+            Some(_) => Ok(Some(bytes.to_vec())),
+            None => {
+                let horizon = self.now_ms.saturating_add(self.delete_retention_ms.max(0));
+                with_delete_horizon(h, bytes, horizon).map(Some)
+            }
+        }
+    }
+
+    /// The bytes to keep for one data batch (verbatim, re-encoded, or an empty header), or
+    /// None. Nothing of a batch of an aborted transaction is kept.
     fn filter_batch(
         &self,
         h: &BatchHeader,
         bytes: &[u8],
         latest: &HashMap<Vec<u8>, i64>,
         tombstone_horizon: i64,
+        aborted: bool,
     ) -> io::Result<Option<Vec<u8>>> {
-        if h.is_control() {
-            return Ok(Some(bytes.to_vec()));
-        }
         let data = decompressed_records(h, bytes)?;
         let mut kept: Vec<u8> = Vec::with_capacity(data.len());
         let (mut total, mut count) = (0i32, 0i32);
@@ -407,6 +482,7 @@ impl CleanPlan {
                 h.base_timestamp.wrapping_add(r.timestamp_delta)
             };
             let keep = match r.key {
+                _ if aborted => false,
                 None => true,
                 Some(k) => {
                     let newest = latest.get(k).is_none_or(|&m| offset >= m);
