@@ -504,6 +504,25 @@ fn record_timestamp(mut records: &[u8], offset_delta: i64) -> Option<i64> {
     }
 }
 
+/// Kafka's name for an error code, as its documentation spells it (`INVALID_CONFIG`).
+pub fn kafka_error_name(code: i16) -> String {
+    let Some(e) = kafka_protocol::ResponseError::try_from_code(code) else {
+        return "NONE".into();
+    };
+    let camel = e.to_string();
+    if camel.starts_with("Unknown error code") {
+        return camel;
+    }
+    let mut out = String::with_capacity(camel.len() + 8);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
 /// CPU seconds (user + system) and resident bytes of this process, from /proc/self.
 pub fn process_usage() -> Option<(f64, u64)> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -645,9 +664,7 @@ impl prometheus_client::collector::Collector for Scrape {
             let api = format!("{key:?}");
             requests.push((vec![("api", api.clone())], a.requests.load(Relaxed)));
             for (code, n) in a.errors() {
-                let name = kafka_protocol::ResponseError::try_from_code(code)
-                    .map(|e| e.to_string())
-                    .unwrap_or_default();
+                let name = kafka_error_name(code);
                 errors.push((
                     vec![
                         ("api", api.clone()),
@@ -686,7 +703,8 @@ impl prometheus_client::collector::Collector for Scrape {
             for (key, _, _) in crate::dispatch::SUPPORTED {
                 let Some(a) = m.api(*key) else { continue };
                 let h = if queue { &a.queue } else { &a.latency };
-                if queue && !matches!(key, ApiKey::Produce | ApiKey::Fetch) && h.count() == 0 {
+                // Unused APIs stay out of the exposition (Produce and Fetch always appear).
+                if !matches!(key, ApiKey::Produce | ApiKey::Fetch) && h.count() == 0 {
                     continue;
                 }
                 let labels: Labels = vec![("api", format!("{key:?}"))];

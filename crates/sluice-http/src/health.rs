@@ -12,10 +12,14 @@ use serde_json::json;
 
 use crate::AppState;
 
+/// The routes this module serves (the OpenAPI document lists them).
+pub const ROUTES: &[(&str, &str)] = &[("get", "/health/live"), ("get", "/health/ready")];
+
 pub fn routes() -> Router<AppState> {
+    let not_allowed = || async { crate::error::ApiError::method_not_allowed() };
     Router::new()
-        .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
+        .route("/health/live", get(live).fallback(not_allowed))
+        .route("/health/ready", get(ready).fallback(not_allowed))
 }
 
 async fn live() -> Json<serde_json::Value> {

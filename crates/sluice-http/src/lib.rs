@@ -3,7 +3,8 @@
 //! One axum [`Router`] on its own listener (`http.listeners`, default `127.0.0.1:8080`) serves
 //! - [`health`]: `/health/live` and `/health/ready` for orchestrators;
 //! - [`metrics`]: `/metrics` in Prometheus text format;
-//! - [`admin`]: the JSON admin API under `/v1/` with its OpenAPI document at `/openapi.json`;
+//! - [`admin`]: the JSON admin API under `/v1/`, with its OpenAPI document ([`openapi`]) at
+//!   `/openapi.json`;
 //! - [`browse`]: the message browser's record reads (`/v1/topics/{name}/partitions/{p}/records`);
 //! - [`rest_proxy`]: Confluent REST Proxy compatible produce (v3) and consumer (v2) APIs;
 //! - [`console`]: the web console, embedded in the binary.
@@ -24,6 +25,7 @@ pub mod console;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod rest_proxy;
 
 /// State every handler gets: the broker it describes.
