@@ -3,6 +3,7 @@
 mod append_read;
 mod compaction;
 mod compaction_swap;
+mod compaction_txn;
 mod idempotence;
 mod read_empty;
 mod recovery;

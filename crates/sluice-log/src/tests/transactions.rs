@@ -19,7 +19,7 @@ fn txn_batch(pid: i64, seq: i32, n: usize) -> Vec<u8> {
 
 /// A control batch as the transaction coordinator writes it: key (version 0, type), value
 /// (version 0, coordinator epoch 0).
-fn marker(pid: i64, commit: bool) -> Vec<u8> {
+pub(super) fn marker(pid: i64, commit: bool) -> Vec<u8> {
     let key = [0u8, 0, 0, commit as u8];
     let value = [0u8, 0, 0, 0, 0, 0];
     let mut spec = BatchSpec::new(vec![RecSpec {
@@ -33,7 +33,7 @@ fn marker(pid: i64, commit: bool) -> Vec<u8> {
     spec.encode(0)
 }
 
-fn internal() -> AppendOptions {
+pub(super) fn internal() -> AppendOptions {
     let mut o = opts();
     o.origin_client = false;
     o
