@@ -189,11 +189,13 @@ function shortText(b64) {
 // Line chart (SVG). Series: [{name, color, points: [{t, v}]}]. Redrawn whole on each update:
 // a few hundred points at most, so simplicity wins over diffing.
 
-function niceCeil(v) {
-  if (v <= 0) return 1;
-  const exp = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * exp >= v) return m * exp;
-  return 10 * exp;
+/** A round tick step so that `ticks` steps cover `max` (1, 2, 2.5, 5 times a power of ten). */
+function niceStep(max, ticks, integer) {
+  const raw = Math.max(max, 1e-9) / ticks;
+  const exp = Math.pow(10, Math.floor(Math.log10(raw)));
+  let step = 10 * exp;
+  for (const m of [1, 2, 2.5, 5]) if (m * exp >= raw) { step = m * exp; break; }
+  return integer ? Math.max(1, Math.ceil(step)) : step;
 }
 
 function drawChart(box, series, opts) {
@@ -216,12 +218,13 @@ function drawChart(box, series, opts) {
   let t0 = Math.min(...all.map((p) => p.t));
   let t1 = Math.max(...all.map((p) => p.t));
   if (t1 === t0) t0 = t1 - 1000;
-  const yMax = niceCeil(Math.max(...all.map((p) => p.v)) * 1.1);
+  const ticks = 4;
+  const step = niceStep(Math.max(...all.map((p) => p.v)) * 1.05, ticks, opts && opts.integer);
+  const yMax = step * ticks;
   const x = (t) => m.l + ((t - t0) / (t1 - t0)) * iw;
   const y = (v) => m.t + ih - (v / yMax) * ih;
-  const ticks = 4;
   for (let i = 0; i <= ticks; i++) {
-    const v = (yMax / ticks) * i;
+    const v = step * i;
     const yy = y(v);
     svg.appendChild(s("line", { x1: m.l, x2: W - m.r, y1: yy, y2: yy, class: "grid-line" }));
     svg.appendChild(s("text", { x: m.l - 8, y: yy + 4, "text-anchor": "end", class: "axis-label" }, fmt(v)));
@@ -766,7 +769,7 @@ async function groupPage(ctx, id) {
     lagVal.dataset.value = String(lag);
     partsVal.textContent = fmtInt((g.offsets || []).length);
     drawChart(chartBox, [{ name: "Total lag", color: "var(--series-3)", points: lagPoints }],
-      { format: (v) => fmtInt(Math.round(v)), label: "Total lag" });
+      { format: (v) => fmtInt(Math.round(v)), label: "Total lag", integer: true });
     membersBody.replaceChildren(table([
       { label: "Member", cell: (m) => h("span", { class: "mono" }, m.member_id) },
       { label: "Client id", cell: (m) => m.client_id },
