@@ -5,26 +5,40 @@
 //! a produce waiting for fsync) hands the writer a future instead of bytes; the writer resolves the
 //! queue in order, so responses leave in request order while the reader moves on. The queue is
 //! bounded, which caps the requests in flight per connection.
+//!
+//! The reader fills one reused buffer with as much as the socket has (often several pipelined
+//! requests per read) and splits frames off it; the space of handled frames is reclaimed for the
+//! next reads. The writer sends record data that is still in segment files with `sendfile(2)`.
 
+use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use futures::future::BoxFuture;
+use sluice_log::FileSlice;
+use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::broker::Broker;
 use crate::dispatch::{self, DispatchError};
+pub use crate::fetch_encode::Chunk;
 
 /// Requests a client may have in flight on one connection before reads pause.
 const MAX_IN_FLIGHT: usize = 64;
 
-/// An encoded response: one buffer, or several (record data travels as read from the log).
+/// Initial size of a connection's read buffer; it grows for larger requests (never beyond what
+/// has actually arrived plus one read's worth) and is reused from then on.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// An encoded response: one buffer, or several pieces (record data travels as stored).
 pub enum Frame {
     Contiguous(BytesMut),
-    Chunks(Vec<Bytes>),
+    Chunks(Vec<Chunk>),
 }
 
 /// A response on its way out, in request order.
@@ -36,33 +50,57 @@ pub enum Reply {
 }
 
 pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
+    let _open = broker.metrics.connection_opened();
     let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel::<Reply>(MAX_IN_FLIGHT);
     let writer = tokio::spawn(write_loop(wr, rx));
     let max = broker.config.socket_request_max_bytes;
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
     loop {
-        let size = tokio::select! {
-            r = rd.read_i32() => match r {
-                Ok(n) => n,
-                Err(_) => break, // closed by the client
-            },
-            _ = broker.shutdown.cancelled() => break,
-        };
-        if size < 0 || size as usize > max {
-            tracing::warn!(%peer, size, max, "closing connection: request size out of bounds");
-    let _open = broker.metrics.connection_opened();
-            break;
-        }
-        // Grow the buffer as bytes arrive rather than trusting the length prefix up front.
-        let mut frame = Vec::with_capacity((size as usize).min(64 * 1024));
-        match (&mut rd).take(size as u64).read_to_end(&mut frame).await {
-            Ok(n) if n == size as usize => {}
-            _ => {
-                tracing::debug!(%peer, "closing connection: truncated request");
-                break;
+        // The size prefix, then the frame: read until the buffer holds `want` bytes.
+        let mut want = 4;
+        let mut size = None;
+        let closed = loop {
+            if buf.len() >= want {
+                match size {
+                    Some(_) => break false,
+                    None => {
+                        let n = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+                        if n < 0 || n as usize > max {
+                            tracing::warn!(%peer, size = n, max, "closing connection: request size out of bounds");
+                            break true;
+                        }
+                        size = Some(n as usize);
+                        want = 4 + n as usize;
+                        continue;
+                    }
+                }
             }
-        }
-        match dispatch::dispatch(&broker, Bytes::from(frame), peer).await {
+            // Grow as bytes arrive rather than trusting the length prefix up front; `reserve`
+            // reuses the buffer's start once earlier frames are dropped.
+            if buf.capacity() - buf.len() < READ_BUFFER / 4 {
+                buf.reserve((want - buf.len()).clamp(READ_BUFFER / 4, READ_BUFFER));
+            }
+            let read = tokio::select! {
+                r = rd.read_buf(&mut buf) => r,
+                _ = broker.shutdown.cancelled() => break true,
+            };
+            match read {
+                Ok(0) | Err(_) => {
+                    if !buf.is_empty() {
+                        tracing::debug!(%peer, "closing connection: truncated request");
+                    }
+                    break true; // closed by the client
+                }
+                Ok(_) => {}
+            }
+        };
+        let Some(size) = size.filter(|_| !closed) else {
+            break;
+        };
+        buf.advance(4);
+        let frame = buf.split_to(size).freeze();
+        match dispatch::dispatch(&broker, frame, peer).await {
             Ok(reply) => {
                 if tx.send(reply).await.is_err() {
                     break;
@@ -78,7 +116,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
     let _ = writer.await;
 }
 
-async fn write_loop(wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) {
+async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) {
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(reply) = rx.recv().await {
         let frame = match reply {
@@ -88,17 +126,7 @@ async fn write_loop(wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<
         };
         let written = match frame {
             Frame::Contiguous(bytes) => wr.write_all(&bytes).await,
-            // Small chunks gather in the buffer; large record chunks go straight to the socket.
-            Frame::Chunks(chunks) => {
-                let mut result = Ok(());
-                for chunk in chunks {
-                    result = wr.write_all(&chunk).await;
-                    if result.is_err() {
-                        break;
-                    }
-                }
-                result
-            }
+            Frame::Chunks(chunks) => write_chunks(&mut wr, chunks).await,
         };
         if written.is_err() {
             return;
@@ -109,4 +137,51 @@ async fn write_loop(wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<
         }
     }
     let _ = wr.flush().await;
+}
+
+/// Small chunks gather in the buffer; large ones go straight to the socket, file ranges by
+/// `sendfile` once what is buffered before them has been sent.
+async fn write_chunks(wr: &mut BufWriter<OwnedWriteHalf>, chunks: Vec<Chunk>) -> io::Result<()> {
+    for chunk in chunks {
+        match chunk {
+            Chunk::Bytes(bytes) => wr.write_all(&bytes).await?,
+            Chunk::File(file) => {
+                wr.flush().await?;
+                send_file(wr.get_ref().as_ref(), &file).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copies a segment file range to the socket inside the kernel (page cache to socket buffer).
+async fn send_file(socket: &TcpStream, file: &FileSlice) -> io::Result<()> {
+    let mut offset = libc::off_t::try_from(file.position)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file position out of range"))?;
+    let mut left = file.len;
+    while left > 0 {
+        let sent = socket
+            .async_io(Interest::WRITABLE, || {
+                // SAFETY: both descriptors are open for the call (the socket is borrowed, the
+                // file is held by `file`), and `offset` is a valid off_t the kernel updates.
+                let n = unsafe {
+                    libc::sendfile(socket.as_raw_fd(), file.file.as_raw_fd(), &mut offset, left)
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            })
+            .await?;
+        if sent == 0 {
+            // The file is shorter than the range: the response cannot be completed.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "segment file ended inside a fetch range",
+            ));
+        }
+        left -= sent;
+    }
+    Ok(())
 }

@@ -137,7 +137,7 @@ pub fn encode_response<R: Encodable>(ctx: &Ctx, version: i16, body: &R) -> Bytes
 /// (see [`crate::fetch_encode`]) so it is not copied again on its way to the socket.
 fn encode_frame<R: Encodable + 'static>(ctx: &Ctx, version: i16, body: &R) -> Frame {
     let any: &dyn std::any::Any = body;
-    if let Some(fetch) = any.downcast_ref::<kafka_protocol::messages::FetchResponse>() {
+    if let Some(fetch) = any.downcast_ref::<crate::fetch_encode::FetchReply>() {
         if let Some(chunks) =
             crate::fetch_encode::encode_chunked(ctx.correlation_id, version, fetch)
         {

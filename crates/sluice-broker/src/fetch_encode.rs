@@ -1,5 +1,7 @@
-//! Fetch responses encoded as a list of chunks, so record data read from the log goes to the
-//! socket as is instead of being copied once more into one contiguous response buffer.
+//! Fetch responses encoded as a list of chunks, so record data goes from the log to the socket
+//! without passing through a response buffer: large record sets stay file ranges that the
+//! connection writer hands to `sendfile(2)` (page cache to socket, no copy in user space), small
+//! ones are copied inline where a separate chunk would cost more than the copy.
 //!
 //! The layout is Kafka's FetchResponse v4-18 (flexible from v12), written field by field; a
 //! property test checks it byte for byte against kafka-protocol's own encoder. Responses that
@@ -9,9 +11,69 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{ApiKey, FetchResponse};
+use kafka_protocol::protocol::buf::ByteBufMut;
+use kafka_protocol::protocol::Encodable;
+use sluice_log::FileSlice;
 
 /// Record sets smaller than this are copied inline; a separate chunk costs more than the copy.
-const INLINE_RECORDS: usize = 4096;
+pub const INLINE_RECORDS: usize = 4096;
+
+/// One piece of an encoded response on its way to the socket.
+#[derive(Debug, Clone)]
+pub enum Chunk {
+    Bytes(Bytes),
+    /// Record data still in a segment file, sent with `sendfile(2)`.
+    File(FileSlice),
+}
+
+impl Chunk {
+    pub fn len(&self) -> usize {
+        match self {
+            Chunk::Bytes(b) => b.len(),
+            Chunk::File(f) => f.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A Fetch handler's answer: the response, and for every partition in it (in order, topic by
+/// topic) the file range its records are still in, if they were not read into `records`.
+/// A partition with a file range has `records: None` in `resp` until it is encoded.
+pub struct FetchReply {
+    pub resp: FetchResponse,
+    pub files: Vec<Option<FileSlice>>,
+}
+
+impl FetchReply {
+    /// The response with every file range read into memory (the generic encoder's path).
+    fn materialized(&self) -> anyhow::Result<FetchResponse> {
+        let mut resp = self.resp.clone();
+        let parts = resp
+            .responses
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut());
+        for (p, file) in parts.zip(&self.files) {
+            if let Some(f) = file {
+                p.records = Some(f.read_bytes()?);
+            }
+        }
+        Ok(resp)
+    }
+}
+
+/// kafka-protocol's encoder for the responses [`encode_chunked`] leaves to it.
+impl Encodable for FetchReply {
+    fn encode<B: ByteBufMut>(&self, buf: &mut B, version: i16) -> anyhow::Result<()> {
+        self.materialized()?.encode(buf, version)
+    }
+
+    fn compute_size(&self, version: i16) -> anyhow::Result<usize> {
+        self.materialized()?.compute_size(version)
+    }
+}
 
 fn put_uvarint(buf: &mut BytesMut, mut v: u64) {
     while v >= 0x80 {
@@ -51,16 +113,14 @@ fn plain(resp: &FetchResponse) -> bool {
 }
 
 /// The size-prefixed response as chunks, or `None` when it needs kafka-protocol's encoder.
-pub fn encode_chunked(
-    correlation_id: i32,
-    version: i16,
-    resp: &FetchResponse,
-) -> Option<Vec<Bytes>> {
+pub fn encode_chunked(correlation_id: i32, version: i16, reply: &FetchReply) -> Option<Vec<Chunk>> {
+    let resp = &reply.resp;
     if !(4..=18).contains(&version) || !plain(resp) {
         return None;
     }
+    let mut files = reply.files.iter();
     let flexible = version >= 12;
-    let mut chunks: Vec<Bytes> = Vec::with_capacity(4);
+    let mut chunks: Vec<Chunk> = Vec::with_capacity(4);
     let mut buf = BytesMut::with_capacity(512);
     buf.put_i32(correlation_id);
     if ApiKey::Fetch.response_header_version(version) >= 1 {
@@ -107,13 +167,19 @@ pub fn encode_chunked(
             } else if p.preferred_read_replica.0 != -1 {
                 return None;
             }
-            put_len(&mut buf, p.records.as_ref().map(Bytes::len), flexible);
-            if let Some(records) = &p.records {
-                if records.len() >= INLINE_RECORDS {
-                    chunks.push(buf.split().freeze());
-                    chunks.push(records.clone());
-                } else {
-                    buf.put_slice(records);
+            if let Some(Some(file)) = files.next() {
+                put_len(&mut buf, Some(file.len), flexible);
+                chunks.push(Chunk::Bytes(buf.split().freeze()));
+                chunks.push(Chunk::File(file.clone()));
+            } else {
+                put_len(&mut buf, p.records.as_ref().map(Bytes::len), flexible);
+                if let Some(records) = &p.records {
+                    if records.len() >= INLINE_RECORDS {
+                        chunks.push(Chunk::Bytes(buf.split().freeze()));
+                        chunks.push(Chunk::Bytes(records.clone()));
+                    } else {
+                        buf.put_slice(records);
+                    }
                 }
             }
             if flexible {
@@ -127,9 +193,12 @@ pub fn encode_chunked(
     if flexible {
         put_uvarint(&mut buf, 0);
     }
-    chunks.push(buf.freeze());
-    let size: usize = chunks.iter().map(Bytes::len).sum();
-    chunks.insert(0, Bytes::copy_from_slice(&(size as i32).to_be_bytes()));
+    chunks.push(Chunk::Bytes(buf.freeze()));
+    let size: usize = chunks.iter().map(Chunk::len).sum();
+    chunks.insert(
+        0,
+        Chunk::Bytes(Bytes::copy_from_slice(&(size as i32).to_be_bytes())),
+    );
     Some(chunks)
 }
 
@@ -235,16 +304,75 @@ mod tests {
             ),
         ) {
             let resp = response(version, topics, session);
-            let chunks = encode_chunked(correlation_id, version, &resp).expect("plain response");
-            let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
-            prop_assert_eq!(joined, reference(correlation_id, version, &resp));
+            let expected = reference(correlation_id, version, &resp);
+            // Every record set of a chunk's size moved to a file range, as the handler does.
+            let reply = to_files(resp);
+            let chunks = encode_chunked(correlation_id, version, &reply).expect("plain response");
+            prop_assert_eq!(joined(&chunks), expected.clone());
+            // The generic encoder's path (materialized) agrees too.
+            let mut generic = BytesMut::new();
+            reply.encode(&mut generic, version).unwrap();
+            prop_assert_eq!(&generic[..], &expected[4 + header_len(version)..]);
         }
+    }
+
+    fn header_len(version: i16) -> usize {
+        if ApiKey::Fetch.response_header_version(version) >= 1 {
+            5
+        } else {
+            4
+        }
+    }
+
+    /// Moves record sets of at least [`INLINE_RECORDS`] bytes into a temporary file.
+    fn to_files(mut resp: FetchResponse) -> FetchReply {
+        let file = std::sync::Arc::new(tempfile::tempfile().unwrap());
+        let mut files = Vec::new();
+        let mut end = 0u64;
+        for p in resp
+            .responses
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+        {
+            match p.records.take() {
+                Some(r) if r.len() >= INLINE_RECORDS => {
+                    std::os::unix::fs::FileExt::write_all_at(&*file, &r, end).unwrap();
+                    files.push(Some(FileSlice {
+                        file: file.clone(),
+                        position: end,
+                        len: r.len(),
+                    }));
+                    end += r.len() as u64;
+                }
+                other => {
+                    p.records = other;
+                    files.push(None);
+                }
+            }
+        }
+        FetchReply { resp, files }
+    }
+
+    /// The bytes the connection writer would send.
+    fn joined(chunks: &[Chunk]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in chunks {
+            match c {
+                Chunk::Bytes(b) => out.extend_from_slice(b),
+                Chunk::File(f) => out.extend_from_slice(&f.read_bytes().unwrap()),
+            }
+        }
+        out
     }
 
     #[test]
     fn responses_with_tagged_fields_fall_back() {
         let mut resp = response(16, vec![("t".into(), 1, vec![(0, 0, 5, None, None)])], 0);
         resp.responses[0].partitions[0].current_leader.leader_epoch = 3;
-        assert!(encode_chunked(1, 16, &resp).is_none());
+        let reply = FetchReply {
+            resp,
+            files: vec![None],
+        };
+        assert!(encode_chunked(1, 16, &reply).is_none());
     }
 }

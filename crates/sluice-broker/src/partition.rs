@@ -77,21 +77,33 @@ impl Partition {
         self.high_watermark.subscribe()
     }
 
-    /// Appends a producer's batches. In non-durable mode the records become visible at once.
+    /// Appends batches from a buffer the caller owns (the coordinators' internal writes); the
+    /// bytes are only read, as by [`Partition::append_records`].
     pub fn append(
         &self,
         records: &mut [u8],
         opts: &AppendOptions,
         durable: bool,
     ) -> Result<AppendOutcome, AppendError> {
-        let outcome = self.log.lock().append(records, opts)?;
-        if !durable && !outcome.duplicate {
-        let bytes = AsRef::<[u8]>::as_ref(&records).len();
-            self.advance_high_watermark(outcome.last_offset + 1);
+        self.append_records(records, opts, durable)
+    }
+
+    /// Appends a producer's batches. In non-durable mode the records become visible at once.
+    /// The buffer is only read (see [`PartitionLog::append_records`]), so a produce request's
+    /// records go to the log from the request's own buffer.
+    pub fn append_records(
+        &self,
+        records: &[u8],
+        opts: &AppendOptions,
+        durable: bool,
+    ) -> Result<AppendOutcome, AppendError> {
+        let outcome = self.log.lock().append_records(records, opts)?;
         if opts.origin_client && !outcome.duplicate {
             self.stats
-                .appended(bytes, outcome.base_offset, outcome.last_offset);
+                .appended(records.len(), outcome.base_offset, outcome.last_offset);
         }
+        if !durable && !outcome.duplicate {
+            self.advance_high_watermark(outcome.last_offset + 1);
         }
         Ok(outcome)
     }

@@ -1,5 +1,10 @@
-//! Produce path: validate a producer's batches, assign offsets by patching headers in place,
-//! check idempotent-producer sequences, and write everything with one pwrite.
+//! Produce path: validate a producer's batches, assign offsets, check idempotent-producer
+//! sequences, and write everything with one vectored pwrite.
+//!
+//! The records are never copied or modified: each batch's 61-byte header is copied into a small
+//! array and patched there (base offset, leader epoch, and for LogAppendTime topics attributes,
+//! max timestamp and CRC), and the write gathers those headers with the record bytes that follow
+//! them in the caller's buffer. A produce request's own buffer can thus go to the page cache as is.
 
 use std::ops::Range;
 
@@ -15,12 +20,25 @@ const MAGIC_POS: usize = 16;
 impl PartitionLog {
     /// Append one or more concatenated v2 batches exactly as a producer sent them.
     /// See LOG_API.md for the full contract; no fsync, never leaves a partial batch.
+    /// The bytes are only read (this is [`PartitionLog::append_records`] for callers that own a
+    /// mutable buffer).
     pub fn append(
         &mut self,
         records: &mut [u8],
         opts: &AppendOptions,
     ) -> Result<AppendOutcome, AppendError> {
+        self.append_records(records, opts)
+    }
+
+    /// [`PartitionLog::append`] from a shared buffer, such as a produce request's: the patched
+    /// headers are written in place of the original ones, the records as they are.
+    pub fn append_records(
+        &mut self,
+        records: &[u8],
+        opts: &AppendOptions,
+    ) -> Result<AppendOutcome, AppendError> {
         let mut batches = self.validate_batches(records, opts)?;
+        let mut headers: Vec<[u8; RECORD_BATCH_OVERHEAD]> = Vec::with_capacity(batches.len());
 
         // Producer checks and offset assignment happen together so later batches of the same
         // request see the effects of earlier ones.
@@ -50,13 +68,17 @@ impl PartitionLog {
                     }
                 }
             }
-            let bytes = &mut records[range.clone()];
-            batch::set_base_offset(bytes, next);
-            batch::set_partition_leader_epoch(bytes, opts.leader_epoch);
+            let bytes = &records[range.clone()];
+            let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+            header.copy_from_slice(&bytes[..RECORD_BATCH_OVERHEAD]);
+            batch::set_base_offset(&mut header, next);
+            batch::set_partition_leader_epoch(&mut header, opts.leader_epoch);
             if log_append {
-                batch::set_log_append_time(bytes, opts.now_ms);
+                let rest = &bytes[RECORD_BATCH_OVERHEAD..];
+                batch::set_log_append_time_split(&mut header, rest, opts.now_ms);
             }
-            *h = BatchHeader::parse(bytes).map_err(|e| AppendError::Corrupt(e.to_string()))?;
+            *h = BatchHeader::parse(&header).map_err(|e| AppendError::Corrupt(e.to_string()))?;
+            headers.push(header);
             max_timestamp = max_timestamp.max(h.max_timestamp);
             if h.is_control() && h.has_producer_id() {
                 // An abort marker closes a transaction that wrote here: index its range.
@@ -91,7 +113,8 @@ impl PartitionLog {
             opts.now_ms,
         )?;
         let interval = self.config.index_interval_bytes;
-        self.active_mut().append(records, &batches, interval)?;
+        self.active_mut()
+            .append_patched(records, &headers, &batches, interval)?;
 
         self.producers.commit(pending);
         for t in aborted {

@@ -306,6 +306,21 @@ pub fn set_log_append_time(batch: &mut [u8], now_ms: i64) {
     rewrite_crc(batch);
 }
 
+/// [`set_log_append_time`] for a batch whose 61-byte header was copied out of the records it
+/// heads (the produce path patches a copy of the header and writes the records from the request
+/// as they are): the CRC is computed over the patched header's covered part and then `records`.
+pub fn set_log_append_time_split(
+    header: &mut [u8; RECORD_BATCH_OVERHEAD],
+    records: &[u8],
+    now_ms: i64,
+) {
+    let attrs = be_i16(header, ATTRIBUTES_POS) | TIMESTAMP_TYPE_BIT;
+    header[ATTRIBUTES_POS..ATTRIBUTES_POS + 2].copy_from_slice(&attrs.to_be_bytes());
+    header[MAX_TIMESTAMP_POS..MAX_TIMESTAMP_POS + 8].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_POS..]), records);
+    header[CRC_POS..CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Recompute and store the CRC after changing bytes covered by it.
 pub fn rewrite_crc(batch: &mut [u8]) {
     if batch.len() < RECORD_BATCH_OVERHEAD {
@@ -320,6 +335,21 @@ mod tests {
     use super::*;
     use crate::test_util::{batch_bytes, RecSpec};
     use proptest::prelude::*;
+
+    /// The produce path patches a copy of the header; the result must equal patching the whole
+    /// batch in place, CRC included.
+    #[test]
+    fn split_log_append_time_matches_in_place() {
+        let mut whole = batch_bytes(&[RecSpec::kv("a", "1"), RecSpec::kv("b", "2")], 0);
+        let mut header = [0u8; RECORD_BATCH_OVERHEAD];
+        header.copy_from_slice(&whole[..RECORD_BATCH_OVERHEAD]);
+        set_log_append_time_split(&mut header, &whole[RECORD_BATCH_OVERHEAD..], 1234);
+        set_log_append_time(&mut whole, 1234);
+        assert_eq!(&header[..], &whole[..RECORD_BATCH_OVERHEAD]);
+        let h = BatchHeader::parse(&whole).unwrap();
+        h.verify_crc(&whole).unwrap();
+        assert!(h.is_log_append_time());
+    }
 
     #[test]
     fn parses_encoder_output() {

@@ -25,6 +25,7 @@ mod swap;
 mod time_index;
 mod transactions;
 pub mod txn_index;
+mod vectored;
 pub mod verify;
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! never see a moving file cursor.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, IoSlice};
 use std::ops::{ControlFlow, Range};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use crate::batch::{BatchHeader, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD};
 use crate::offset_index::OffsetIndex;
 use crate::time_index::TimeIndex;
 use crate::txn_index::TxnIndex;
+use crate::vectored::write_all_vectored_at;
 
 /// Path of a segment file with the given suffix (`log`, `index`, `timeindex`, ...).
 pub(crate) fn segment_path(dir: &Path, base_offset: i64, suffix: &str) -> PathBuf {
@@ -286,6 +287,37 @@ impl Segment {
             return Err(e);
         }
         self.size += data.len() as u64;
+        for (h, r) in batches {
+            self.index_batch(h, start + r.start as u64, index_interval)?;
+        }
+        Ok(())
+    }
+
+    /// Append validated batches from `data` with their headers replaced by `headers` (one per
+    /// batch, in order): a single gathered pwrite of header, rest of batch, header, ... so the
+    /// records are written from the caller's buffer without a copy. On a failed write the file
+    /// is cut back so no partial batch remains.
+    pub fn append_patched(
+        &mut self,
+        data: &[u8],
+        headers: &[[u8; RECORD_BATCH_OVERHEAD]],
+        batches: &[(BatchHeader, Range<usize>)],
+        index_interval: u64,
+    ) -> io::Result<()> {
+        let start = self.size;
+        let mut slices = Vec::with_capacity(batches.len() * 2);
+        for (header, (_, range)) in headers.iter().zip(batches) {
+            slices.push(IoSlice::new(header));
+            slices.push(IoSlice::new(
+                &data[range.start + RECORD_BATCH_OVERHEAD..range.end],
+            ));
+        }
+        let len: usize = slices.iter().map(|s| s.len()).sum();
+        if let Err(e) = write_all_vectored_at(&self.log, &mut slices, start) {
+            let _ = self.log.set_len(start);
+            return Err(e);
+        }
+        self.size += len as u64;
         for (h, r) in batches {
             self.index_batch(h, start + r.start as u64, index_interval)?;
         }

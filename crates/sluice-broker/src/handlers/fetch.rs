@@ -1,5 +1,9 @@
 //! Fetch: serve stored batches to consumers, long-polling until `min_bytes` are available or
 //! `max_wait_ms` passes, with sessionless and incremental-session (KIP-227) requests.
+//!
+//! Record data is not read here: a partition's answer is a file range of its segment, which the
+//! connection writer sends with `sendfile(2)` (see [`crate::fetch_encode`]). Only small ranges,
+//! cheaper to copy than to send separately, are read into the response.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +20,7 @@ use super::str_bytes;
 use crate::broker::Broker;
 use crate::dispatch::{Ctx, Outcome};
 use crate::error::{code, Code, KafkaCode};
+use crate::fetch_encode::{FetchReply, INLINE_RECORDS};
 use crate::fetch_session::{SessionError, SessionKey};
 
 /// One partition a fetch asks about.
@@ -33,7 +38,9 @@ struct Served {
     high_watermark: i64,
     last_stable: i64,
     log_start: i64,
+    /// Small record sets, read; `file` holds the larger ones.
     records: Bytes,
+    file: Option<sluice_log::FileSlice>,
     /// For read_committed: aborted transactions overlapping what is served.
     aborted: Option<Vec<sluice_log::AbortedTxn>>,
 }
@@ -46,7 +53,13 @@ enum Mode {
     Incremental(i32),
 }
 
-pub async fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome<FetchResponse> {
+impl Served {
+    fn bytes(&self) -> usize {
+        self.records.len() + self.file.as_ref().map_or(0, |f| f.len)
+    }
+}
+
+pub async fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome<FetchReply> {
     let v = ctx.api_version;
     let broker = ctx.broker.clone();
     let by_id = v >= 13;
@@ -143,7 +156,10 @@ pub async fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome<FetchResponse> {
                         SessionError::NotFound => code(Code::FetchSessionIdNotFound),
                         SessionError::InvalidEpoch => code(Code::InvalidFetchSessionEpoch),
                     };
-                    return Outcome::Now(resp);
+                    return Outcome::Now(FetchReply {
+                        resp,
+                        files: Vec::new(),
+                    });
                 }
             }
         }
@@ -171,7 +187,7 @@ pub async fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome<FetchResponse> {
     };
     let served = gather(&broker, &wanted, max_bytes, by_id, read_committed);
     let ready = |s: &[Served]| {
-        let bytes: usize = s.iter().map(|p| p.records.len()).sum();
+        let bytes: usize = s.iter().map(Served::bytes).sum();
         bytes >= req.min_bytes.max(0) as usize || s.iter().any(|p| p.error != 0)
     };
     if req.max_wait_ms <= 0 || ready(&served) {
@@ -200,7 +216,7 @@ pub async fn handle(ctx: &Ctx, req: FetchRequest) -> Outcome<FetchResponse> {
                     _ = broker.shutdown.cancelled() => break,
                 }
                 let served = gather(&broker, &wanted, max_bytes, by_id, read_committed);
-                let bytes: usize = served.iter().map(|p| p.records.len()).sum();
+                let bytes: usize = served.iter().map(Served::bytes).sum();
                 if bytes >= min_bytes || served.iter().any(|p| p.error != 0) {
                     return build(&broker, v, mode, served);
                 }
@@ -256,6 +272,7 @@ fn gather(
             last_stable: -1,
             log_start: -1,
             records: Bytes::new(),
+            file: None,
             aborted: None,
         };
         let partition = match lookup(broker, &w.key, by_id) {
@@ -295,14 +312,21 @@ fn gather(
                     out.push(s);
                     continue;
                 }
-                match slice.read_bytes() {
-                    Ok(bytes) => {
-                        partition.stats.fetched(&bytes, None, w.fetch_offset);
-                        remaining = remaining.saturating_sub(bytes.len());
-                        s.records = bytes;
+                if slice.len >= INLINE_RECORDS {
+                    remaining = remaining.saturating_sub(slice.len);
+                    s.file = Some(slice);
+                } else {
+                    match slice.read_bytes() {
+                        Ok(bytes) => {
+                            remaining = remaining.saturating_sub(bytes.len());
+                            s.records = bytes;
+                        }
+                        Err(e) => s.error = e.code(),
                     }
-                    Err(e) => s.error = e.code(),
                 }
+                partition
+                    .stats
+                    .fetched(&s.records, s.file.as_ref(), w.fetch_offset);
             }
             Ok(None) => {}
             Err(e) => {
@@ -319,7 +343,7 @@ fn gather(
     out
 }
 
-fn build(broker: &Broker, v: i16, mode: Mode, served: Vec<Served>) -> FetchResponse {
+fn build(broker: &Broker, v: i16, mode: Mode, served: Vec<Served>) -> FetchReply {
     let mut resp = FetchResponse::default();
     let session_id = match mode {
         Mode::Sessionless => 0,
@@ -336,7 +360,7 @@ fn build(broker: &Broker, v: i16, mode: Mode, served: Vec<Served>) -> FetchRespo
                 let Some((_, sp)) = session.partitions.iter_mut().find(|(k, _)| *k == s.key) else {
                     continue;
                 };
-                let news = !s.records.is_empty()
+                let news = s.bytes() > 0
                     || s.error != 0
                     || sp.last_high_watermark != s.high_watermark
                     || sp.last_log_start != s.log_start;
@@ -351,6 +375,7 @@ fn build(broker: &Broker, v: i16, mode: Mode, served: Vec<Served>) -> FetchRespo
         included = served;
     }
 
+    let mut files = Vec::with_capacity(included.len());
     for s in included {
         let same_topic = |t: &FetchableTopicResponse| {
             if v >= 13 {
@@ -387,10 +412,13 @@ fn build(broker: &Broker, v: i16, mode: Mode, served: Vec<Served>) -> FetchRespo
                 })
                 .collect()
         });
-        p.records = Some(s.records);
+        if s.file.is_none() {
+            p.records = Some(s.records);
+        }
+        files.push(s.file);
         if let Some(last) = resp.responses.last_mut() {
             last.partitions.push(p);
         }
     }
-    resp
+    FetchReply { resp, files }
 }

@@ -74,7 +74,6 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
         now_ms: now_ms(),
         origin_client: true,
     };
-    let mut scratch: Vec<u8> = Vec::new();
     let mut resp = ProduceResponse::default();
     // Partitions whose records must be fsynced before the answer (durable mode), by response slot.
     let mut to_flush: Vec<(usize, usize, Arc<Partition>)> = Vec::new();
@@ -148,11 +147,9 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
                 ));
                 continue;
             }
-            // The batch headers are patched in place (offsets, epoch); the request buffer is
-            // shared and immutable, so work on a copy in reused memory.
-            scratch.clear();
-            scratch.extend_from_slice(&records);
-            match partition.append(&mut scratch, &opts, durable) {
+            // The log patches copies of the batch headers and writes the records straight
+            // from the request buffer: no per-batch copy.
+            match partition.append_records(&records, &opts, durable) {
                 Ok(out) => {
                     let mut r = PartitionProduceResponse::default();
                     r.index = pd.index;
