@@ -523,6 +523,19 @@ pub fn kafka_error_name(code: i16) -> String {
     out
 }
 
+/// Free (to unprivileged users) and total bytes of the file system holding `dir`.
+pub fn filesystem_space(dir: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we own; `path` is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let unit = st.f_frsize as u64;
+    Some((st.f_bavail as u64 * unit, st.f_blocks as u64 * unit))
+}
+
 /// CPU seconds (user + system) and resident bytes of this process, from /proc/self.
 pub fn process_usage() -> Option<(f64, u64)> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -896,6 +909,24 @@ impl prometheus_client::collector::Collector for Scrape {
             None,
             &[(vec![], open as i64)],
         )?;
+
+        // The data directory's file system (for "disk filling" alerts).
+        if let Some((free, total)) = filesystem_space(b.data_dir()) {
+            gauges(
+                &mut enc,
+                "data_dir_free_bytes",
+                "Bytes available to the broker on the data directory's file system.",
+                None,
+                &[(vec![], free)],
+            )?;
+            gauges(
+                &mut enc,
+                "data_dir_total_bytes",
+                "Size of the data directory's file system.",
+                None,
+                &[(vec![], total)],
+            )?;
+        }
 
         // The process.
         if let Some((cpu, rss)) = process_usage() {
