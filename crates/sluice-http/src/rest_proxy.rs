@@ -1,9 +1,0 @@
-//! (stub: to be written)
-
-use axum::Router;
-
-use crate::AppState;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-}
