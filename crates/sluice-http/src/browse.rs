@@ -204,11 +204,9 @@ fn read_page(partition: &Arc<Partition>, params: Params) -> Result<RecordsPage, 
             }
             Err(e) => return Err(internal(format!("read failed: {e}"))),
         };
-        let bytes = Bytes::from(
-            slice
-                .read_bytes()
-                .map_err(|e| internal(format!("read failed: {e}")))?,
-        );
+        let bytes = slice
+            .read_bytes()
+            .map_err(|e| internal(format!("read failed: {e}")))?;
         scanned += bytes.len();
         let before = pos;
         for batch in iter_batches(&bytes) {
