@@ -202,11 +202,11 @@ fn read_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> io::Result<Option<&'a [u8]>
     Ok(Some(field))
 }
 
+/// A record's key and value (`None` for null).
+type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// Key and value of the v2 record at `pos`, moving `pos` past it.
-fn key_and_value<'a>(
-    buf: &'a [u8],
-    pos: &mut usize,
-) -> io::Result<(Option<&'a [u8]>, Option<&'a [u8]>)> {
+fn key_and_value<'a>(buf: &'a [u8], pos: &mut usize) -> io::Result<KeyValue<'a>> {
     let len = read_varint(buf, pos)?;
     let end = usize::try_from(len)
         .ok()

@@ -115,7 +115,7 @@ fn check_schema<'a>(
     doc: Doc<'a>,
     path: &str,
     depth: usize,
-    seen: &mut HashSet<(usize, String)>,
+    seen: &mut HashSet<usize>,
 ) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err(format!("Invalid JSON Schema: nested too deep at {path}"));
@@ -129,7 +129,7 @@ fn check_schema<'a>(
             ))
         }
     };
-    if !seen.insert((v as *const Value as usize, path.to_string())) {
+    if !seen.insert(v as *const Value as usize) {
         return Ok(());
     }
     let bad = |what: &str| format!("Invalid JSON Schema: {what} at {path}");

@@ -9,10 +9,13 @@ pub mod api;
 pub mod avro;
 pub mod config;
 pub mod error;
+pub mod json_schema;
+pub mod protobuf;
 pub mod registry;
 pub mod state;
 pub mod store;
 pub mod types;
+pub mod validation;
 
 use std::sync::Arc;
 

@@ -100,6 +100,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         for l in registry {
             let router = sluice_schema::router(broker.clone());
+            // Topics with confluent.*.schema.validation check produced ids against it.
+            sluice_schema::validation::install(&broker);
             tokio::spawn(sluice_schema::serve(l, router, broker.shutdown.clone()));
         }
         tracing::info!(
