@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
     table()
         // Unknown paths under /v1/ answer in the JSON error shape too.
         .route("/v1/{*rest}", any(|| async { ApiError::no_route() }))
+        .route("/v1/", any(|| async { ApiError::no_route() }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
