@@ -149,9 +149,26 @@ function hexDump(bytes) {
 }
 
 /** {text, kind} for a payload in the chosen format: "auto" | "text" | "json" | "hex". */
+/** Bytes of one payload shown at most; the rest is summarised, so a huge value cannot stall the page. */
+const SHOW_BYTES = 64 * 1024;
+
 function render(b64, format) {
-  const bytes = b64bytes(b64);
-  if (bytes === null) return { text: null, kind: "null" };
+  const full = b64bytes(b64);
+  if (full === null) return { text: null, kind: "null" };
+  let end = full.length;
+  if (end > SHOW_BYTES) {
+    end = SHOW_BYTES;
+    while (end > 0 && (full[end] & 0xc0) === 0x80) end--; // do not cut a UTF-8 character in two
+  }
+  const r = renderBytes(full.subarray(0, end), format);
+  if (full.length > SHOW_BYTES) {
+    r.note = `first ${fmtBytes(SHOW_BYTES)} of ${fmtBytes(full.length)}`;
+    if (r.kind === "json") { r.kind = "text"; }
+  }
+  return r;
+}
+
+function renderBytes(bytes, format) {
   const text = asText(bytes);
   const asJson = () => {
     if (text === null) return null;
