@@ -879,11 +879,31 @@ impl ClassicGroup {
 
     // ---- timers ----
 
+    /// Members whose session ran out; a member with a JoinGroup or SyncGroup waiting is alive.
+    fn expired_sessions(&self, now: Instant) -> Vec<String> {
+        self.members
+            .values()
+            .filter(|m| now >= m.session_deadline && !m.awaiting_join() && m.sync_waiter.is_none())
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
     /// Applies every deadline that has passed.
     pub fn tick(&mut self, now: Instant, now_ms: i64, fx: &mut Effects) {
         self.pending_members.retain(|_, deadline| *deadline > now);
         match self.state {
             ClassicState::PreparingRebalance => {
+                // As in Kafka, a member that neither heartbeats nor rejoins within its session
+                // timeout is gone during a rebalance too: the join completes without it rather
+                // than waiting out the rebalance timeout (minutes for Kafka Streams) for a
+                // member that crashed.
+                for id in self.expired_sessions(now) {
+                    tracing::info!(member = %id, "classic group member session expired");
+                    self.member_departed(&id, now, now_ms, fx);
+                }
+                if self.state != ClassicState::PreparingRebalance {
+                    return;
+                }
                 if self.join_deadline.is_some_and(|d| now >= d) {
                     self.complete_join(now, now_ms, fx);
                 } else {
@@ -899,15 +919,7 @@ impl ClassicGroup {
                     self.prepare_rebalance(now, now_ms, None, fx);
                     return;
                 }
-                let expired: Vec<String> = self
-                    .members
-                    .values()
-                    .filter(|m| {
-                        now >= m.session_deadline && !m.awaiting_join() && m.sync_waiter.is_none()
-                    })
-                    .map(|m| m.id.clone())
-                    .collect();
-                for id in expired {
+                for id in self.expired_sessions(now) {
                     tracing::info!(member = %id, "classic group member session expired");
                     self.member_departed(&id, now, now_ms, fx);
                 }
