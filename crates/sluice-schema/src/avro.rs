@@ -229,11 +229,18 @@ struct Checker<'a> {
     in_progress: HashSet<(String, String)>,
 }
 
-fn incompatibility(kind: &str, description: String, info: &str, path: &str) -> String {
-    let path = if path.is_empty() { "/" } else { path };
-    format!(
-        "{{errorType:'{kind}', description:'{description} at path '{path}'', additionalInfo:'{info}'}}"
-    )
+/// One reason in the shape Confluent's registry reports it. Descriptions speak of the "reader"
+/// and "writer" schema; the registry renames them "new" and "old" for the direction it checked.
+fn incompatibility(kind: &str, description: String, info: &str) -> String {
+    format!("{{errorType:'{kind}', description:'{description}', additionalInfo:'{info}'}}")
+}
+
+fn at(path: &str) -> &str {
+    if path.is_empty() {
+        "/"
+    } else {
+        path
+    }
 }
 
 fn named(s: &Schema) -> Option<(String, String, Vec<String>)> {
@@ -286,9 +293,12 @@ impl<'a> Checker<'a> {
         if let (Schema::Ref { name }, _) | (_, Schema::Ref { name }) = (reader, writer) {
             out.push(incompatibility(
                 "TYPE_MISMATCH",
-                format!("The type '{}' is not defined", name.fullname(None)),
+                format!(
+                    "The type '{}' at path '{}' is not defined",
+                    name.fullname(None),
+                    at(path)
+                ),
                 &name.fullname(None),
-                path,
             ));
             return;
         }
@@ -338,9 +348,11 @@ impl<'a> Checker<'a> {
                 if !found {
                     out.push(incompatibility(
                         "MISSING_UNION_BRANCH",
-                        format!("The reader union lacks writer type '{}'", wk.name()),
+                        format!(
+                            "The reader schema is missing a type inside a union field at path '{}' in the writer schema",
+                            at(path)
+                        ),
                         &format!("reader union lacking writer type: {}", wk.name()),
-                        path,
                     ));
                 }
                 return;
@@ -351,10 +363,14 @@ impl<'a> Checker<'a> {
             out.push(incompatibility(
                 "TYPE_MISMATCH",
                 format!(
-                    "The type (path '{path}') of a field in the reader schema does not match with the writer schema"
+                    "The type (path '{}') of a field in the reader schema does not match with the writer schema",
+                    at(path)
                 ),
-                &format!("reader type: {} not compatible with writer type: {}", rk.name(), wk.name()),
-                path,
+                &format!(
+                    "reader type: {} not compatible with writer type: {}",
+                    rk.name(),
+                    wk.name()
+                ),
             ));
         }
     }
@@ -380,9 +396,10 @@ impl<'a> Checker<'a> {
                         let wk = kind(self.follow(branch, self.writer_names));
                         out.push(incompatibility(
                             "MISSING_UNION_BRANCH",
-                            format!("The reader union lacks writer type '{}'", wk.name()),
+                            format!(
+                                "The reader schema is missing a type inside a union field at path '{path}/{i}' in the writer schema"
+                            ),
                             &format!("reader union lacking writer type: {}", wk.name()),
-                            &format!("{path}/{i}"),
                         ));
                     }
                 }
@@ -400,11 +417,10 @@ impl<'a> Checker<'a> {
                         None if rf.default.is_none() => out.push(incompatibility(
                             "READER_FIELD_MISSING_DEFAULT_VALUE",
                             format!(
-                                "The field '{}' in the reader schema has no default value and is missing in the writer schema",
+                                "The field '{}' at path '{path}/fields/{i}' in the reader schema has no default value and is missing in the writer schema",
                                 rf.name
                             ),
                             &rf.name,
-                            &format!("{path}/fields/{i}"),
                         )),
                         None => {}
                     }
@@ -422,10 +438,11 @@ impl<'a> Checker<'a> {
                 if !missing.is_empty() && !has_default {
                     out.push(incompatibility(
                         "MISSING_ENUM_SYMBOLS",
-                        "The reader schema is missing enum symbols written by the writer schema"
-                            .to_string(),
+                        format!(
+                            "The reader schema is missing enum symbols '[{}]' at path '{path}/symbols' in the writer schema",
+                            missing.join(", ")
+                        ),
                         &format!("[{}]", missing.join(", ")),
-                        &format!("{path}/symbols"),
                     ));
                 }
             }
@@ -436,11 +453,10 @@ impl<'a> Checker<'a> {
                         out.push(incompatibility(
                             "FIXED_SIZE_MISMATCH",
                             format!(
-                                "The size of FIXED type field in the reader schema ({}) does not match with the writer schema ({})",
+                                "The size of FIXED type field at path '{path}/size' in the reader schema ({}) does not match with the writer schema ({})",
                                 r.size, w.size
                             ),
                             &format!("expected: {}, found: {}", w.size, r.size),
-                            &format!("{path}/size"),
                         ));
                     }
                 }
@@ -458,11 +474,10 @@ impl<'a> Checker<'a> {
                 out.push(incompatibility(
                     "NAME_MISMATCH",
                     format!(
-                        "The name of the reader schema ('{}') does not match the writer schema ('{}')",
+                        "The name of the schema has changed (path '{path}/name'): the reader schema has '{}', the writer schema '{}'",
                         r.1, w.1
                     ),
                     &format!("expected: {}", w.1),
-                    &format!("{path}/name"),
                 ));
             }
         }

@@ -17,16 +17,34 @@ pub mod store;
 pub mod types;
 pub mod validation;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use axum::Router;
 use sluice_broker::Broker;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// The registry's REST API as one router. Replays `_schemas`, so call it once per broker.
+/// One registry per broker, shared by all its listeners (each gets its own router): two
+/// in-memory indexes over one `_schemas` would drift apart.
+static REGISTRIES: parking_lot::Mutex<Vec<(Weak<Broker>, Arc<registry::Registry>)>> =
+    parking_lot::Mutex::new(Vec::new());
+
+/// The registry's REST API as one router. The first call for a broker replays `_schemas`.
 pub fn router(broker: Arc<Broker>) -> Router {
-    api::routes(Arc::new(registry::Registry::open(broker)))
+    let mut registries = REGISTRIES.lock();
+    registries.retain(|(b, _)| b.strong_count() > 0);
+    let registry = match registries
+        .iter()
+        .find(|(b, _)| Weak::ptr_eq(b, &Arc::downgrade(&broker)))
+    {
+        Some((_, r)) => r.clone(),
+        None => {
+            let r = Arc::new(registry::Registry::open(broker.clone()));
+            registries.push((Arc::downgrade(&broker), r.clone()));
+            r
+        }
+    };
+    api::routes(registry)
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled.

@@ -174,12 +174,19 @@ impl Registry {
         old: &SchemaValue,
     ) -> Result<Vec<String>, RegistryError> {
         let old_parsed = Self::parse_stored(state, old)?;
+        // Format checkers speak of reader and writer; say which of the two is the new schema.
         let mut reasons = Vec::new();
         if level.backward() {
-            reasons.extend(types::check(new, &old_parsed));
+            reasons.extend(types::check(new, &old_parsed).into_iter().map(|r| {
+                r.replace("reader schema", "new schema")
+                    .replace("writer schema", "old schema")
+            }));
         }
         if level.forward() {
-            reasons.extend(types::check(&old_parsed, new));
+            reasons.extend(types::check(&old_parsed, new).into_iter().map(|r| {
+                r.replace("reader schema", "old schema")
+                    .replace("writer schema", "new schema")
+            }));
         }
         if !reasons.is_empty() {
             reasons.push(format!("{{oldSchemaVersion: {}}}", old.version));
@@ -260,7 +267,13 @@ impl Registry {
                 }
                 id
             }
-            _ => existing_id.unwrap_or(state.max_id + 1),
+            _ => match existing_id {
+                Some(id) => id,
+                None => state
+                    .max_id
+                    .checked_add(1)
+                    .ok_or_else(|| RegistryError::Store("no schema ids are left".into()))?,
+            },
         };
         if !import {
             let level = state.compatibility(Some(subject));
@@ -277,7 +290,12 @@ impl Registry {
             .get(subject)
             .and_then(|vs| vs.keys().next_back().copied())
             .unwrap_or(0)
-            + 1;
+            .checked_add(1)
+            .ok_or_else(|| {
+                RegistryError::OperationNotPermitted(format!(
+                    "Subject {subject} has no versions left"
+                ))
+            })?;
         let version = match (import, req.version.filter(|v| *v >= 1)) {
             (true, Some(v)) => {
                 if state

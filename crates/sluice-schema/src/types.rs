@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::avro;
+use crate::{avro, json_schema, protobuf};
 
 /// A schema's format, as named in the REST API (`schemaType`; absent means AVRO).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -56,12 +56,16 @@ pub struct ResolvedReference {
 /// A parsed schema of any supported format.
 pub enum ParsedSchema {
     Avro(avro::Parsed),
+    Json(json_schema::Parsed),
+    Protobuf(protobuf::Parsed),
 }
 
 impl ParsedSchema {
     pub fn schema_type(&self) -> SchemaType {
         match self {
             ParsedSchema::Avro(_) => SchemaType::Avro,
+            ParsedSchema::Json(_) => SchemaType::Json,
+            ParsedSchema::Protobuf(_) => SchemaType::Protobuf,
         }
     }
 
@@ -70,13 +74,15 @@ impl ParsedSchema {
     pub fn canonical(&self) -> String {
         match self {
             ParsedSchema::Avro(p) => p.canonical(),
+            ParsedSchema::Json(p) => p.canonical(),
+            ParsedSchema::Protobuf(p) => p.canonical(),
         }
     }
 }
 
 /// The formats this build can parse, for `GET /schemas/types`.
 pub fn supported_types() -> Vec<SchemaType> {
-    vec![SchemaType::Avro]
+    vec![SchemaType::Json, SchemaType::Protobuf, SchemaType::Avro]
 }
 
 /// Parses `schema` of type `ty`; the error is the message of a 42201 answer.
@@ -87,19 +93,18 @@ pub fn parse(
 ) -> Result<ParsedSchema, String> {
     match ty {
         SchemaType::Avro => avro::parse(schema, refs).map(ParsedSchema::Avro),
-        SchemaType::Json | SchemaType::Protobuf => Err(format!(
-            "Invalid schema: schema type {} is not supported yet",
-            ty.as_str()
-        )),
+        SchemaType::Json => json_schema::parse(schema, refs).map(ParsedSchema::Json),
+        SchemaType::Protobuf => protobuf::parse(schema, refs).map(ParsedSchema::Protobuf),
     }
 }
 
 /// Why `reader` cannot read data written with `writer` (empty: it can). Schemas of different
 /// formats never read each other.
 pub fn check(reader: &ParsedSchema, writer: &ParsedSchema) -> Vec<String> {
-    #[allow(unreachable_patterns)]
     match (reader, writer) {
         (ParsedSchema::Avro(r), ParsedSchema::Avro(w)) => avro::check(r, w),
+        (ParsedSchema::Json(r), ParsedSchema::Json(w)) => json_schema::check(r, w),
+        (ParsedSchema::Protobuf(r), ParsedSchema::Protobuf(w)) => protobuf::check(r, w),
         _ => vec![format!(
             "{{errorType:'TYPE_MISMATCH', description:'The new schema is of type {} but the old schema is of type {}'}}",
             reader.schema_type().as_str(),

@@ -235,6 +235,11 @@ fn malformed_schemas_are_refused_with_a_message() {
         r#"{"type":"record","name":"R","fields":[{"name":"a","type":"Missing"}]}"#,
         r#"{"type":"enum","name":"E","symbols":["A","A"]}"#,
         r#"{"type":"fixed","name":"F"}"#,
+        r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int","default":"x"}]}"#,
+        r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"a","type":"int"}]}"#,
+        r#"{"type":"record","name":"1bad","fields":[]}"#,
+        r#"{"type":"array"}"#,
+        r#"["int","int"]"#,
     ] {
         let err = parse(bad, &[])
             .err()
