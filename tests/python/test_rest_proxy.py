@@ -512,6 +512,8 @@ def test_bad_input_gets_confluent_errors(sluice_module, rest, unique_topic):
         {"value": {"type": "STRING", "data": {"a": 1}}},
         {"value": {"type": "PICKLE", "data": "x"}},
         {"value": {"type": "AVRO", "data": {"a": 1}}},
+        {"value": {"data": {"a": 1}}},
+        {"value": "just a string"},
         {"headers": [{"name": "h", "value": "***"}], "value": {"type": "JSON", "data": 1}},
         {"timestamp": "yesterday", "value": {"type": "JSON", "data": 1}},
     ):

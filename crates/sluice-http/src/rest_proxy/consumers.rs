@@ -261,6 +261,16 @@ async fn create(
         .min(MAX_REQUEST_TIMEOUT);
 
     let key = (group.clone(), name.clone());
+    if proxy.instances.map.lock().len() >= super::MAX_CONSUMER_INSTANCES {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            429,
+            format!(
+                "this proxy already runs {} consumer instances; delete unused ones",
+                super::MAX_CONSUMER_INSTANCES
+            ),
+        ));
+    }
     if proxy.instances.map.lock().contains_key(&key) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

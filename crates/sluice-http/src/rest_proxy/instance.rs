@@ -16,6 +16,9 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use crate::error::ApiError;
 
 use super::payload::Format;
+use super::ProxyClientContext;
+
+type ProxyConsumer = BaseConsumer<ProxyClientContext>;
 
 /// How long a commit, committed-offsets lookup or seek may wait for the broker.
 const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,7 +62,7 @@ pub struct Instance {
 
 struct Inner {
     /// `None` once closed: a request that raced with DELETE finds no consumer.
-    consumer: Option<BaseConsumer>,
+    consumer: Option<ProxyConsumer>,
     /// Partitions were assigned by hand (`/assignments`), not by the group.
     manual: bool,
     /// The record that did not fit under the last request's `max_bytes`; returned first next time.
@@ -131,8 +134,8 @@ impl Instance {
         if let Some(min) = s.fetch_min_bytes {
             config.set("fetch.min.bytes", min.max(1).to_string());
         }
-        let consumer: BaseConsumer = config
-            .create()
+        let consumer: ProxyConsumer = config
+            .create_with_context(ProxyClientContext)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, 42204, e.to_string()))?;
         Ok(Instance {
             group: s.group,
@@ -165,7 +168,7 @@ impl Instance {
 
     fn with<R>(
         &self,
-        f: impl FnOnce(&BaseConsumer, &mut bool, &mut Option<Rec>) -> Result<R, ApiError>,
+        f: impl FnOnce(&ProxyConsumer, &mut bool, &mut Option<Rec>) -> Result<R, ApiError>,
     ) -> Result<R, ApiError> {
         let mut inner = self.inner.lock();
         let Inner {

@@ -28,6 +28,10 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Extension, Router};
 use parking_lot::Mutex;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
 use rdkafka::ClientConfig;
 
@@ -42,9 +46,31 @@ pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
 /// Confluent's `consumer.instance.timeout.ms` default: idle instances are closed after this.
 pub const CONSUMER_INSTANCE_TIMEOUT: Duration = Duration::from_millis(300_000);
 
+/// Most v2 consumer instances alive at once: each is a librdkafka client with its own threads
+/// and connections, so their number must not grow with whatever clients ask for.
+pub const MAX_CONSUMER_INSTANCES: usize = 1000;
+
+/// The proxy's Kafka clients report through the broker's log, quietly: their connection churn
+/// (say, at shutdown) is not the broker's error.
+pub struct ProxyClientContext;
+
+impl ClientContext for ProxyClientContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        tracing::debug!(?level, fac, "REST proxy client: {message}");
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(%error, "REST proxy client: {reason}");
+    }
+}
+
+impl ConsumerContext for ProxyClientContext {}
+
+pub type ProxyProducer = FutureProducer<ProxyClientContext>;
+
 /// What the proxy keeps between requests: the shared producer and the v2 consumer instances.
 pub struct RestProxy {
-    producer: Mutex<Option<FutureProducer>>,
+    producer: Mutex<Option<ProxyProducer>>,
     instances: consumers::Instances,
 }
 
@@ -57,12 +83,12 @@ impl RestProxy {
     }
 
     /// The shared producer, created on first use (the Kafka listener is up by then).
-    fn producer(&self, state: &AppState) -> Result<FutureProducer, ApiError> {
+    fn producer(&self, state: &AppState) -> Result<ProxyProducer, ApiError> {
         let mut slot = self.producer.lock();
         if let Some(p) = slot.as_ref() {
             return Ok(p.clone());
         }
-        let producer: FutureProducer = ClientConfig::new()
+        let producer: ProxyProducer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap(state))
             .set("client.id", "sluice-rest-proxy")
             // Java clients' partitioner, so keyed records land where a Java producer puts them.
@@ -73,7 +99,7 @@ impl RestProxy {
             .set("linger.ms", "2")
             // An HTTP caller should hear about a failure in seconds, not librdkafka's 5 minutes.
             .set("message.timeout.ms", "30000")
-            .create()
+            .create_with_context(ProxyClientContext)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 50001, e.to_string()))?;
         *slot = Some(producer.clone());
         Ok(producer)

@@ -98,8 +98,14 @@ pub fn parse_v3(field: Option<&RawValue>, what: &str) -> Result<Option<Data>, Ap
     let embedded: Embedded<'_> = serde_json::from_str(raw.get())
         .map_err(|e| bad_payload(format!("{what} must be an object with type and data: {e}")))?;
     let format = match &embedded.kind {
-        // Without a type (and without schema registry integration) data is embedded JSON.
-        None => Format::Json,
+        // Without a type Confluent looks up the topic's schema in the schema registry; this
+        // proxy has no registry integration, so it answers as Confluent's does without one.
+        None => {
+            return Err(bad_payload(format!(
+                "{what}: type is required (BINARY, JSON or STRING); schema lookup by subject \
+                 is not supported"
+            )))
+        }
         Some(Value::String(name)) => match name.as_str() {
             "BINARY" | "JSON" | "STRING" => Format::from_name(name).unwrap_or(Format::Json),
             "AVRO" | "PROTOBUF" | "JSONSCHEMA" => {

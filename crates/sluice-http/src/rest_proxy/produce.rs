@@ -20,7 +20,7 @@ use axum::{Extension, Router};
 use futures::StreamExt;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use sluice_broker::topic_config;
@@ -32,7 +32,9 @@ use crate::AppState;
 
 use super::clusters::{check_cluster, find_topic, unknown_topic_or_partition};
 use super::payload::{bad_payload, decode_base64, parse_v3, Data, Format};
-use super::{media_type, timestamp, unsupported_media_type, RestProxy, MAX_PRODUCE_BODY};
+use super::{
+    media_type, timestamp, unsupported_media_type, ProxyProducer, RestProxy, MAX_PRODUCE_BODY,
+};
 
 /// Bytes a record adds to its batch beyond key, value and headers (varints and attributes),
 /// rounded up, plus the batch header, so the size pre-check never lets a too-large record
@@ -114,7 +116,7 @@ async fn produce(
 pub(super) struct Context {
     pub(super) cluster_id: String,
     pub(super) topic: Arc<Topic>,
-    pub(super) producer: FutureProducer,
+    pub(super) producer: ProxyProducer,
     pub(super) max_record_bytes: usize,
 }
 
