@@ -364,9 +364,19 @@ const routes = [
   [/^\/groups\/([^/]+)\/?$/, "groups", groupPage],
 ];
 
-/** Extra pages (e.g. the schema registry's) register here: Console.addRoute(regex, nav, fn). */
+/**
+ * Extra pages (e.g. the schema registry's subjects) plug in from their own script:
+ *   Console.addNav("#/subjects", "Schemas", "schemas");
+ *   Console.addRoute(/^\/subjects\/?$/, "schemas", async (ctx, query) => { ... });
+ *   Console.refresh();   // re-route, in case the page was opened on one of the new URLs
+ */
 window.Console = {
   addRoute(re, nav, fn) { routes.push([re, nav, fn]); },
+  addNav(href, label, key) {
+    document.getElementById("nav-extra").appendChild(h("a", { href, dataset: { nav: key } }, label));
+  },
+  refresh() { navigate(); },
+  show, errorBox, drawChart,
   h, api, card, table, pageHead, statCard, setCrumbs, fmtInt, fmtBytes, fmtTime,
 };
 
