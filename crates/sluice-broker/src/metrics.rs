@@ -327,7 +327,11 @@ fn response_error_codes(body: &dyn Any, f: &mut dyn FnMut(i16)) {
             .iter()
             .flat_map(|t| &t.partition_responses)
             .for_each(|p| f(p.error_code));
-    } else if let Some(r) = body.downcast_ref::<FetchResponse>() {
+    } else if let Some(r) = body
+        .downcast_ref::<crate::fetch_encode::FetchReply>()
+        .map(|f| &f.resp)
+        .or_else(|| body.downcast_ref::<FetchResponse>())
+    {
         f(r.error_code);
         r.responses
             .iter()
@@ -610,6 +614,9 @@ impl fmt::Debug for Scrape {
 
 type Labels = Vec<(&'static str, String)>;
 
+/// A family's name, help and samples.
+type Family<'a, V> = (&'a str, &'a str, &'a [(Labels, V)]);
+
 /// Writes one metric family: a descriptor and one sample per label set.
 fn family<V: Copy>(
     enc: &mut DescriptorEncoder,
@@ -782,7 +789,7 @@ impl prometheus_client::collector::Collector for Scrape {
                 lso_lag.push((l, high - stable));
             }
         }
-        let traffic: [(&str, &str, &[(Labels, u64)]); 4] = [
+        let traffic: [Family<u64>; 4] = [
             ("bytes_in", "Record bytes produced by clients.", &bytes_in),
             ("bytes_out", "Record bytes served to fetches.", &bytes_out),
             ("records_in", "Records produced by clients.", &records_in),
@@ -791,7 +798,7 @@ impl prometheus_client::collector::Collector for Scrape {
         for (name, help, samples) in traffic {
             counters(&mut enc, name, help, None, samples)?;
         }
-        let state: [(&str, &str, &[(Labels, i64)]); 7] = [
+        let state: [Family<i64>; 7] = [
             (
                 "log_size_bytes",
                 "Bytes in the partition's segment files.",
@@ -966,8 +973,8 @@ mod tests {
 
     #[test]
     fn record_timestamp_walks_varints() {
-        // Two records: (len, attrs, ts_delta, offset_delta, ...) with zigzag varints.
-        let rec = |ts: u8, od: u8| vec![6u8, 0, ts * 2, od * 2, 0, 0, 0];
+        // Two records: (len 6, attrs, ts_delta, offset_delta, key/value/headers) in zigzag varints.
+        let rec = |ts: u8, od: u8| vec![12u8, 0, ts * 2, od * 2, 0, 0, 0];
         let mut data = rec(3, 0);
         data.extend(rec(9, 1));
         assert_eq!(record_timestamp(&data, 1), Some(9));

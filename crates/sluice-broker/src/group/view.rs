@@ -5,6 +5,9 @@
 use super::{GroupCoordinator, Kind};
 use crate::topics::TopicRegistry;
 
+/// A group's committed offsets by (topic, partition).
+pub type CommittedOffsets = Vec<((String, i32), i64)>;
+
 pub struct GroupView {
     pub group_id: String,
     pub state: String,
@@ -15,7 +18,7 @@ pub struct GroupView {
     pub group_type: String,
     pub members: Vec<MemberView>,
     /// Committed offsets, sorted by topic and partition.
-    pub offsets: Vec<((String, i32), i64)>,
+    pub offsets: CommittedOffsets,
 }
 
 pub struct MemberView {
@@ -29,10 +32,7 @@ pub struct MemberView {
 
 impl GroupCoordinator {
     /// Committed offsets of every group, or of `only` that one.
-    pub fn committed_offsets(
-        &self,
-        only: Option<&str>,
-    ) -> Vec<(String, Vec<((String, i32), i64)>)> {
+    pub fn committed_offsets(&self, only: Option<&str>) -> Vec<(String, CommittedOffsets)> {
         let groups = self.groups.lock();
         let mut out: Vec<_> = groups
             .iter()
