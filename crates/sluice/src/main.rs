@@ -35,6 +35,9 @@ enum Command {
     /// List, get, register, check and delete schemas in the schema registry (REST API).
     #[command(subcommand)]
     Schema(cli::schema::SchemaCommand),
+    /// List open transactions and describe transactional ids.
+    #[command(subcommand)]
+    Txn(cli::txn::TxnCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Consume(args) => cli::block_on(cli::consume::run(args)),
         Command::Group(cmd) => cli::block_on(cli::group::run(cmd)),
         Command::Schema(cmd) => cli::schema::run(cmd),
+        Command::Txn(cmd) => cli::block_on(cli::txn::run(cmd)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ mod native_admin;
 pub mod produce;
 pub mod schema;
 pub mod topic;
+pub mod txn;
 
 /// Runs a client command on a small runtime of its own; the broker's runtime is not involved.
 pub fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(fut: F) -> anyhow::Result<()> {
