@@ -409,6 +409,76 @@ def test_bad_input_gets_confluent_error_codes(http):
     assert sid >= 1
 
 
+def test_json_and_protobuf_go_through_the_same_registry(http):
+    assert sorted(http.ok("GET", "/schemas/types")) == ["AVRO", "JSON", "PROTOBUF"]
+    js, pb = subject("json"), subject("proto")
+    json_schema = json.dumps({"type": "object", "properties": {"a": {"type": "integer"}}})
+    jid = http.ok("POST", f"/subjects/{js}/versions", {"schema": json_schema, "schemaType": "JSON"})["id"]
+    assert http.ok("GET", f"/schemas/ids/{jid}") == {"schema": json_schema, "schemaType": "JSON"}
+    assert http.ok("GET", f"/subjects/{js}/versions/1")["schemaType"] == "JSON"
+    # Same text as AVRO is a different schema (and not valid Avro).
+    http.err("POST", f"/subjects/{subject('j')}/versions", {"schema": json_schema},
+             status=422, code=42201)
+    proto = 'syntax = "proto3";\npackage t;\nmessage M { string a = 1; }\n'
+    pid = http.ok("POST", f"/subjects/{pb}/versions", {"schema": proto, "schemaType": "PROTOBUF"})["id"]
+    assert pid != jid
+    assert http.ok("GET", f"/schemas/ids/{pid}")["schemaType"] == "PROTOBUF"
+    assert http.ok("POST", f"/subjects/{pb}", {"schema": proto, "schemaType": "PROTOBUF"})["id"] == pid
+    http.err("POST", f"/subjects/{pb}/versions", {"schema": "syntax = nonsense", "schemaType": "PROTOBUF"},
+             status=422, code=42201)
+    # A schema of another type under the same subject is not compatible with it.
+    http.err("POST", f"/subjects/{pb}/versions", {"schema": json_schema, "schemaType": "JSON"},
+             status=409, code=409)
+
+
+def test_garbage_never_gets_a_500(http):
+    s = subject("junk")
+    http.ok("POST", f"/subjects/{s}/versions", {"schema": USER_V1})
+    bodies = [b"", b"null", b"[]", b"42", b'"str"', b"{", b"\xff\xfe", b'{"schema": null}',
+              b'{"schema": 5}', b'{"schema": "\\u0000"}', b'{"references": "x"}',
+              b'{"schema": "{}", "references": [{"name": 1}]}',
+              b'{"schema": "[]"}', b'{"schema": "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]"}',
+              b'{"schema": "' + b"[" * 5000 + b'"}', b'{"schema": "\\"int\\"", "version": "x"}']
+    paths = [f"/subjects/{s}/versions", f"/subjects/{s}", f"/compatibility/subjects/{s}/versions",
+             f"/compatibility/subjects/{s}/versions/latest", "/config", f"/config/{s}",
+             "/mode", f"/mode/{s}"]
+    for path in paths:
+        for b in bodies:
+            method = "PUT" if path.startswith(("/config", "/mode")) else "POST"
+            r = http.call(method, path, raw=b)
+            assert r.status_code in (200, 400, 404, 409, 422), (path, b, r.status_code, r.text)
+            if r.status_code != 200:
+                assert isinstance(r.json()["error_code"], int)
+    for path in ["/schemas/ids/-1", "/schemas/ids/x", "/schemas/ids/99999999999", "/subjects/%00",
+                 f"/subjects/{s}/versions/latest/referencedby", "/contexts"]:
+        http.call("GET", path)
+    # The registry still works and holds exactly what was registered.
+    assert http.ok("GET", f"/subjects/{s}/versions") == [1]
+
+
+def test_concurrent_registrations_get_distinct_stable_ids(http):
+    from concurrent.futures import ThreadPoolExecutor
+    ns = f"conc{uuid.uuid4().hex[:8]}"
+    schemas = [record(f"T{i}", [{"name": "x", "type": "int"}], ns) for i in range(16)]
+
+    def reg(i):
+        return Http(http.base).ok("POST", f"/subjects/{ns}-{i}/versions",
+                                  {"schema": schemas[i]})["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(reg, range(16)))
+        again = list(pool.map(reg, range(16)))
+    assert len(set(ids)) == 16
+    assert again == ids
+    # One schema registered at once under many subjects gets one id.
+    shared = record("Shared", [{"name": "y", "type": "long"}], ns)
+    with ThreadPoolExecutor(8) as pool:
+        shared_ids = set(pool.map(
+            lambda i: Http(http.base).ok("POST", f"/subjects/{ns}-shared-{i}/versions",
+                                         {"schema": shared})["id"], range(8)))
+    assert len(shared_ids) == 1
+
+
 def test_ids_and_subjects_survive_sigkill(sluice_factory):
     b = sluice_factory()
     h = Http(b.registry_url)

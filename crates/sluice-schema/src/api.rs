@@ -56,6 +56,7 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, RegistryErro
 pub fn routes(registry: Arc<Registry>) -> Router {
     Router::new()
         .route("/", get(|| async { ok(json!({})) }))
+        .route("/contexts", get(|| async { ok(json!(["."])) }))
         .route("/subjects", get(list_subjects))
         .route("/subjects/{subject}", post(lookup).delete(delete_subject))
         .route(
