@@ -196,15 +196,30 @@ impl SchemaIdValidator for RegistryValidator {
                     .map_err(|e| e.to_string())?
                 };
                 let mut reader = payload;
-                // The builder that replaces it does the same; this keeps the call in one line.
-                #[allow(deprecated)]
-                apache_avro::from_avro_datum_schemata(
-                    &schema,
-                    others.iter().collect(),
-                    &mut reader,
-                    None,
-                )
-                .map_err(|e| e.to_string())?;
+                // apache-avro answers a datum cut short with nulls rather than an error, so the
+                // value must also fit the schema (and nothing may be left over, below).
+                #[allow(deprecated)] // the builder that replaces these does the same
+                let fits = if others.is_empty() {
+                    apache_avro::from_avro_datum(&schema, &mut reader, None)
+                        .map_err(|e| e.to_string())?
+                        .validate(&schema)
+                } else {
+                    let value = apache_avro::from_avro_datum_schemata(
+                        &schema,
+                        others.iter().collect(),
+                        &mut reader,
+                        None,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    let schemata: Vec<&apache_avro::Schema> =
+                        std::iter::once(&schema).chain(others.iter()).collect();
+                    // validate_schemata panics on schemata that do not resolve: check first.
+                    apache_avro::schema::ResolvedSchema::try_from(schemata.clone()).is_ok()
+                        && value.validate_schemata(&schemata)
+                };
+                if !fits {
+                    return Err("the payload does not decode with the schema".into());
+                }
                 if !reader.is_empty() {
                     return Err(format!("{} bytes left after the Avro datum", reader.len()));
                 }
