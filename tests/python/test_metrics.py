@@ -195,3 +195,30 @@ def test_fsync_histogram_in_durable_mode(sluice_factory, unique_topic):
     inf = [v for ls, v in buckets.items() if dict(ls)["le"] == "+Inf"]
     assert inf == [total(s, "sluice_log_fsync_seconds_count")]
     assert total(s, "sluice_log_fsync_seconds_sum") > 0
+
+
+def test_open_transaction_and_lso_lag(sluice, unique_topic):
+    """An open transaction shows as one open transaction and holds the LSO back by exactly its
+    records; committing it brings both to zero."""
+    topic = unique_topic()
+    create_topic(sluice.http_url, topic, 1)
+    p = Producer({"bootstrap.servers": sluice.bootstrap, "transactional.id": unique_topic("tx")})
+    p.init_transactions(10)
+    p.begin_transaction()
+    for i in range(5):
+        p.produce(topic, value=f"t{i}".encode(), partition=0)
+    assert p.flush(10) == 0
+    s = wait_until(lambda: (s := scrape(sluice.http_url))
+                   and total(s, "sluice_transactions_open") == 1
+                   and total(s, "sluice_lso_lag", topic=topic) == 5 and s,
+                   10, "one open transaction holding back 5 records")
+    assert total(s, "sluice_last_stable_offset", topic=topic) == 0
+    assert total(s, "sluice_high_watermark", topic=topic) == 5
+    p.commit_transaction(10)
+    s = wait_until(lambda: (s := scrape(sluice.http_url))
+                   and total(s, "sluice_transactions_open") == 0
+                   and total(s, "sluice_lso_lag", topic=topic) == 0 and s,
+                   10, "the transaction to complete")
+    # The commit marker is not a client record: records in stay at 5.
+    assert total(s, "sluice_records_in_total", topic=topic) == 5
+    assert total(s, "sluice_high_watermark", topic=topic) == 6
