@@ -314,6 +314,10 @@ def test_config_and_mode_endpoints(http):
              {"schema": record("Other", [{"name": "y", "type": "int"}]), "id": 90001},
              status=422, code=42205)
     http.ok("DELETE", f"/mode/{imp}")
+    # Deleting a subject drops its own compatibility level too.
+    http.ok("PUT", f"/config/{s}", {"compatibility": "NONE"})
+    assert http.ok("DELETE", f"/subjects/{s}") == [1]
+    http.err("GET", f"/config/{s}", status=404, code=40408)
     http.err("POST", f"/subjects/{imp}/versions",
              {"schema": record("Other", [{"name": "y", "type": "int"}]), "id": 90002},
              status=422, code=42205)

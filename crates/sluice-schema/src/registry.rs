@@ -635,24 +635,6 @@ impl Registry {
                     None,
                 ));
             }
-            if state.subject_compat.contains_key(subject) {
-                changes.push((
-                    Key::Config {
-                        subject: Some(subject.into()),
-                        magic: 0,
-                    },
-                    None,
-                ));
-            }
-            if state.subject_mode.contains_key(subject) {
-                changes.push((
-                    Key::Mode {
-                        subject: Some(subject.into()),
-                        magic: 0,
-                    },
-                    None,
-                ));
-            }
         } else {
             deleted = live.iter().map(|v| v.version).collect();
             let latest = deleted.last().copied().unwrap_or(0);
@@ -681,6 +663,25 @@ impl Registry {
                     ),
                 ));
             }
+        }
+        // Like Confluent, deleting a subject also drops its own compatibility level and mode.
+        if state.subject_compat.contains_key(subject) {
+            changes.push((
+                Key::Config {
+                    subject: Some(subject.into()),
+                    magic: 0,
+                },
+                None,
+            ));
+        }
+        if state.subject_mode.contains_key(subject) {
+            changes.push((
+                Key::Mode {
+                    subject: Some(subject.into()),
+                    magic: 0,
+                },
+                None,
+            ));
         }
         self.commit(&mut state, changes).await?;
         tracing::info!(subject, permanent, "deleted subject");
