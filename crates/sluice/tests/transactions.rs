@@ -1,9 +1,10 @@
 //! Transactions through librdkafka's transactional producer against a real broker: committed and
 //! aborted transactions interleaved across partitions (read_committed consumers see only the
 //! committed records, read_uncommitted see all, the last stable offset stops at an open
-//! transaction), consumer offsets committed inside a transaction, zombie fencing, and transaction
-//! state across a broker crash (an open transaction is aborted after its timeout, a committed
-//! one stays visible).
+//! transaction, also the oldest of two concurrent ones), consumer offsets committed inside a
+//! transaction, zombie fencing, and transaction state across a broker crash (an open transaction
+//! is aborted after its timeout, a committed one stays visible, a kill during EndTxn leaves each
+//! transaction whole). The consume-transform-produce test with kills is in eos.rs.
 
 mod common;
 
@@ -954,4 +955,222 @@ fn transactions_are_listed_and_described() {
     assert_eq!(producers[1], (0, vec![(open_pid, 0)]));
     assert_eq!(producers[2].0, UNKNOWN_TOPIC_OR_PARTITION);
     producer.abort_transaction(T).expect("abort");
+}
+
+/// (low, high) of every partition `0..n` as `isolation` sees them.
+fn all_watermarks(broker: &Broker, isolation: &str, topic: &str, n: i32) -> Vec<i64> {
+    (0..n)
+        .map(|p| watermarks(broker, isolation, topic, p).1)
+        .collect()
+}
+
+#[test]
+fn concurrent_transactions_interleave_and_the_lso_waits_for_the_oldest_open_one() {
+    let broker = Broker::start_with_args(&["--set", "transaction.state.log.num.partitions=3"]);
+    let topic = unique_topic("txn-interleave");
+    broker.create_topic(&topic, 3, &[]);
+    let a = txn_producer(&broker, "interleave-a", 30_000);
+    let b = txn_producer(&broker, "interleave-b", 30_000);
+    let payloads = |tag: &str, per: usize| -> BTreeMap<i32, Vec<String>> {
+        (0..3)
+            .map(|p| (p, (0..per).map(|k| format!("{tag}-p{p}-{k}")).collect()))
+            .collect()
+    };
+    let mut committed: BTreeMap<i32, Vec<String>> = (0..3).map(|p| (p, Vec::new())).collect();
+    let mut all = committed.clone();
+    let append = |into: &mut BTreeMap<i32, Vec<String>>, tag: &str, per: usize| {
+        for (p, v) in payloads(tag, per) {
+            into.get_mut(&p).unwrap().extend(v);
+        }
+    };
+
+    // Round 1: A opens first; B writes after it in every partition and commits while A is
+    // still open; then A writes more and aborts.
+    let first_open = all_watermarks(&broker, "read_uncommitted", &topic, 3);
+    a.begin_transaction().expect("begin a");
+    send_all(&a, &topic, &recs("a1", 3, 2));
+    b.begin_transaction().expect("begin b");
+    send_all(&b, &topic, &recs("b1", 3, 2));
+    assert_eq!(
+        all_watermarks(&broker, "read_committed", &topic, 3),
+        first_open,
+        "LSO at A's first records while A and B are open"
+    );
+    b.commit_transaction(T).expect("commit b");
+    send_all(&a, &topic, &recs("a1x", 3, 1));
+    let lso = all_watermarks(&broker, "read_committed", &topic, 3);
+    let hw = all_watermarks(&broker, "read_uncommitted", &topic, 3);
+    for p in 0..3usize {
+        assert_eq!(
+            lso[p], first_open[p],
+            "partition {p}: B's commit must not move the LSO past A's open transaction"
+        );
+        assert!(
+            hw[p] > lso[p] + 4,
+            "partition {p}: HW {} LSO {}",
+            hw[p],
+            lso[p]
+        );
+    }
+    a.abort_transaction(T).expect("abort a");
+    append(&mut all, "a1", 2);
+    append(&mut all, "b1", 2);
+    append(&mut all, "a1x", 1);
+    append(&mut committed, "b1", 2);
+    assert_eq!(
+        all_watermarks(&broker, "read_committed", &topic, 3),
+        all_watermarks(&broker, "read_uncommitted", &topic, 3),
+        "no transaction open: LSO = HW"
+    );
+
+    // Round 2, the other way round: B opens first and aborts after A, opened later, commits.
+    let first_open = all_watermarks(&broker, "read_uncommitted", &topic, 3);
+    b.begin_transaction().expect("begin b");
+    send_all(&b, &topic, &recs("b2", 3, 1));
+    a.begin_transaction().expect("begin a");
+    send_all(&a, &topic, &recs("a2", 3, 3));
+    a.commit_transaction(T).expect("commit a");
+    assert_eq!(
+        all_watermarks(&broker, "read_committed", &topic, 3),
+        first_open,
+        "A's commit must not move the LSO past B's open transaction"
+    );
+    send_all(&b, &topic, &recs("b2x", 3, 1));
+    b.abort_transaction(T).expect("abort b");
+    append(&mut all, "b2", 1);
+    append(&mut all, "a2", 3);
+    append(&mut all, "b2x", 1);
+    append(&mut committed, "a2", 3);
+    assert_eq!(
+        all_watermarks(&broker, "read_committed", &topic, 3),
+        all_watermarks(&broker, "read_uncommitted", &topic, 3),
+    );
+
+    let want: BTreeMap<i32, usize> = committed.iter().map(|(p, v)| (*p, v.len())).collect();
+    assert_eq!(read(&broker, "read_committed", &topic, &want), committed);
+    let want_all: BTreeMap<i32, usize> = all.iter().map(|(p, v)| (*p, v.len())).collect();
+    assert_eq!(read(&broker, "read_uncommitted", &topic, &want_all), all);
+}
+
+/// Every payload a read_committed consumer sees, reading each partition to its end.
+fn read_committed_to_end(broker: &Broker, topic: &str, partitions: i32) -> Vec<String> {
+    let c: BaseConsumer = broker
+        .consumer_config()
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    c.assign(&tpl).expect("assign");
+    let mut at_end = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + T;
+    while at_end.len() < partitions as usize {
+        assert!(Instant::now() < deadline, "timed out reading {topic}");
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                at_end.remove(&m.partition());
+                out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(e)) => panic!("consuming {topic}: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// SIGKILL lands while EndTxn is in flight (durable mode, so a commit the client saw succeed
+/// must survive). After the restart each transaction is whole: committed in every partition or
+/// in none; an abort never turns into a commit.
+#[test]
+fn a_broker_killed_during_commit_or_abort_leaves_each_transaction_whole() {
+    const PARTITIONS: i32 = 6;
+    const PER: usize = 40;
+    let mut broker = Broker::start_with_args(&[
+        "--durable",
+        "--set",
+        "transaction.state.log.num.partitions=3",
+        "--set",
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms=200",
+    ]);
+    let topic = unique_topic("txn-kill-end");
+    broker.create_topic(&topic, PARTITIONS, &[]);
+    // How long a commit takes here, so the kill points can be spread over it.
+    let calibration = txn_producer(&broker, "kill-calibration", 3_000);
+    calibration.begin_transaction().expect("begin");
+    send_all(&calibration, &topic, &recs("cal", PARTITIONS, PER));
+    let started = Instant::now();
+    calibration.commit_transaction(T).expect("commit");
+    let end_txn = started.elapsed();
+    drop(calibration);
+    let mut visible = read_committed_to_end(&broker, &topic, PARTITIONS);
+    visible.sort();
+    assert_eq!(visible.len(), PARTITIONS as usize * PER);
+    let mut outcomes = Vec::new();
+    for round in 0..6u32 {
+        let commit = round % 2 == 0;
+        let producer = txn_producer(&broker, "kill-during-end", 3_000);
+        producer.begin_transaction().expect("begin");
+        let batch = recs(&format!("r{round}"), PARTITIONS, PER);
+        send_all(&producer, &topic, &batch);
+        // Kill points at 1/6, 3/6 and 5/6 of a commit's duration, for commits and aborts.
+        let delay = end_txn * (round / 2 * 2 + 1) / 6;
+        let ended = std::thread::scope(|s| {
+            let end = s.spawn(|| {
+                if commit {
+                    producer.commit_transaction(Duration::from_secs(8))
+                } else {
+                    producer.abort_transaction(Duration::from_secs(8))
+                }
+            });
+            std::thread::sleep(delay);
+            broker.kill();
+            broker.restart();
+            end.join().expect("EndTxn thread")
+        });
+        drop(producer);
+        // Whatever the client saw, the coordinator finishes the transaction: the LSO reaches
+        // the end of every partition.
+        wait_until(Duration::from_secs(20), "the transaction to end", || {
+            (all_watermarks(&broker, "read_committed", &topic, PARTITIONS)
+                == all_watermarks(&broker, "read_uncommitted", &topic, PARTITIONS))
+            .then_some(())
+        });
+        let mut now_visible = read_committed_to_end(&broker, &topic, PARTITIONS);
+        now_visible.sort();
+        let (mine, earlier): (Vec<String>, Vec<String>) = now_visible
+            .iter()
+            .cloned()
+            .partition(|v| v.starts_with(&format!("r{round}-")));
+        assert_eq!(earlier, visible, "round {round}: earlier rounds changed");
+        let whole = mine.len() == batch.len();
+        assert!(
+            mine.is_empty() || whole,
+            "round {round}: {} of {} records visible (a partial transaction)",
+            mine.len(),
+            batch.len()
+        );
+        if !commit {
+            assert!(
+                mine.is_empty(),
+                "round {round}: an aborted transaction is visible"
+            );
+        }
+        if commit && ended.is_ok() {
+            assert!(
+                whole,
+                "round {round}: a commit the client saw succeed was lost"
+            );
+        }
+        outcomes.push((commit, ended.is_ok(), whole, delay));
+        visible = now_visible;
+    }
+    println!("EndTxn took {end_txn:?}; (commit?, client ok?, visible?, kill delay): {outcomes:?}");
 }
