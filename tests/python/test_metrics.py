@@ -15,6 +15,7 @@ import time
 
 import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from conftest import wait_until
 
@@ -45,7 +46,12 @@ def scrape(base_url: str) -> dict[tuple[str, frozenset], float]:
     ctype = r.headers["content-type"]
     assert ctype.startswith("application/openmetrics-text") or ctype.startswith("text/plain"), ctype
     assert r.text.rstrip().endswith("# EOF")
-    return parse(r.text)
+    # Prometheus' strict OpenMetrics parser accepts it (names, types, units, histograms).
+    families = list(text_string_to_metric_families(r.text))
+    assert families
+    samples = parse(r.text)
+    assert len(samples) == sum(len(f.samples) for f in families)
+    return samples
 
 
 def total(samples, name: str, **labels) -> float:
