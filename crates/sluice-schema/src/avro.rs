@@ -2,9 +2,10 @@
 //! schema, and Avro's schema-resolution compatibility rules as Confluent's registry applies them.
 //!
 //! Identity: Confluent's registry (without `normalize=true`) compares the schema as Avro's Java
-//! `Schema.toString()` prints it: insignificant whitespace and attribute order do not matter, but
-//! docs, defaults, aliases, custom properties and field order do. Our canonical form is the
-//! closest cheap equivalent: the schema's JSON with whitespace removed, object keys sorted and
+//! `Schema.toString()` prints it: the parsed schema written back out, so insignificant whitespace,
+//! attribute order and the spelling of names (`"ns.R"` or `"R"` with `"namespace": "ns"`) do not
+//! matter, but docs, defaults, aliases, custom properties and field order do. We do the same with
+//! apache-avro: the parsed schema serialized back to JSON, object keys sorted, and
 //! `{"type": "<primitive>"}` (no other attribute) written as `"<primitive>"`. Avro's parsing
 //! canonical form is not used because it drops defaults and docs, which Confluent keeps.
 //!
@@ -56,10 +57,12 @@ pub fn parse(schema: &str, refs: &[ResolvedReference]) -> Result<Parsed, String>
     for s in others.iter().chain(std::iter::once(&parsed)) {
         collect_names(s, &mut names);
     }
+    // The written-back form; the input's own JSON if apache-avro cannot write it.
+    let written = serde_json::to_value(&parsed).unwrap_or(json);
     Ok(Parsed {
+        canonical: normalize(&written).to_string(),
         schema: parsed,
         names,
-        canonical: normalize(&json).to_string(),
     })
 }
 

@@ -211,6 +211,30 @@ fn identity_ignores_layout_but_not_content() {
     )
     .unwrap();
     assert_eq!(a.canonical(), spaced.canonical());
+    let full_name = parse(
+        r#"{"type":"record","name":"ns.R","fields":[{"name":"a","type":"int"}]}"#,
+        &[],
+    )
+    .unwrap();
+    let namespaced = parse(
+        r#"{"type":"record","name":"R","namespace":"ns","fields":[{"name":"a","type":"int"}]}"#,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(full_name.canonical(), namespaced.canonical());
+    assert_ne!(a.canonical(), namespaced.canonical());
+    let ordered = parse(
+        r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int","order":"descending"}]}"#,
+        &[],
+    )
+    .unwrap();
+    assert_ne!(a.canonical(), ordered.canonical());
+    let custom = parse(
+        r#"{"type":"record","name":"R","owner":"me","fields":[{"name":"a","type":"int"}]}"#,
+        &[],
+    )
+    .unwrap();
+    assert_ne!(a.canonical(), custom.canonical());
     let with_doc = parse(
         r#"{"type":"record","name":"R","doc":"d","fields":[{"name":"a","type":"int"}]}"#,
         &[],
