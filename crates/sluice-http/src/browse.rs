@@ -9,6 +9,11 @@
 //! skipped as consumers skip them. Keys, values and header values are base64 because they are
 //! arbitrary bytes; the console decides how to show them.
 //!
+//! Keys and values in Confluent's wire format whose schema id the broker's registry knows also
+//! get `key_schema` / `value_schema`: the id, the subject versions using it and the payload
+//! decoded to JSON ([`sluice_schema::view::Decoder`]), so the browser can show the record rather
+//! than its Avro bytes.
+//!
 //! Work per request is bounded: at most [`MAX_LIMIT`] records, at most [`MAX_SCAN_BYTES`] of
 //! log read and at most [`MAX_PAYLOAD_BYTES`] of record data returned (a single larger record is
 //! still returned, so the browser can always move forward).
@@ -26,6 +31,7 @@ use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
 use serde::Serialize;
 use sluice_broker::partition::Partition;
 use sluice_log::{iter_batches, BatchHeader, ReadError, RECORD_BATCH_OVERHEAD};
+use sluice_schema::view::{self, Decoder};
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -64,6 +70,10 @@ pub struct BrowsedRecord {
     pub key: Option<String>,
     pub value: Option<String>,
     pub headers: Vec<BrowsedHeader>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_schema: Option<view::Decoded>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_schema: Option<view::Decoded>,
 }
 
 #[derive(Debug, Serialize)]
@@ -156,10 +166,25 @@ async fn records(
         )
     })?;
     // pread and decompression block: keep them off the async workers.
-    tokio::task::spawn_blocking(move || read_page(&partition, params))
+    let mut page = tokio::task::spawn_blocking(move || read_page(&partition, params))
         .await
-        .map_err(|e| internal(format!("browse task failed: {e}")))?
-        .map(Json)
+        .map_err(|e| internal(format!("browse task failed: {e}")))??;
+    if let Some(registry) = view::registry(&state.broker) {
+        let mut decoder = Decoder::new(registry);
+        for r in &mut page.records {
+            r.key_schema = decode_payload(&mut decoder, r.key.as_deref()).await;
+            r.value_schema = decode_payload(&mut decoder, r.value.as_deref()).await;
+        }
+    }
+    Ok(Json(page))
+}
+
+/// The registry's reading of one base64 payload, if it is registry-encoded.
+async fn decode_payload(decoder: &mut Decoder, b64: Option<&str>) -> Option<view::Decoded> {
+    // Only the wire format's magic byte 0 is worth decoding the base64 for ("A" encodes 0b000000).
+    let b64 = b64.filter(|b| b.starts_with('A'))?;
+    let bytes = BASE64.decode(b64).ok()?;
+    decoder.decode(&bytes).await
 }
 
 fn internal(message: String) -> ApiError {
@@ -297,6 +322,8 @@ fn decode_batch(h: &BatchHeader, batch: Bytes, partition: i32) -> Result<Vec<Dec
                         value: b64(*v),
                     })
                     .collect(),
+                key_schema: None,
+                value_schema: None,
             },
         });
     }

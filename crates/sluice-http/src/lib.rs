@@ -6,6 +6,7 @@
 //! - [`admin`]: the JSON admin API under `/v1/`, with its OpenAPI document ([`openapi`]) at
 //!   `/openapi.json`;
 //! - [`browse`]: the message browser's record reads (`/v1/topics/{name}/partitions/{p}/records`);
+//! - [`schemas`]: the schema registry, read-only, for the console (`/v1/schemas/...`);
 //! - [`rest_proxy`]: Confluent REST Proxy compatible produce (v3) and consumer (v2) APIs;
 //! - [`console`]: the web console, embedded in the binary.
 //!
@@ -27,6 +28,7 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod rest_proxy;
+pub mod schemas;
 
 /// State every handler gets: the broker it describes.
 #[derive(Clone)]
@@ -43,6 +45,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .merge(admin::routes())
         .merge(browse::routes())
         .merge(rest_proxy::routes())
+        .merge(schemas::routes())
         .merge(console::routes())
         .with_state(state)
 }

@@ -16,6 +16,7 @@ pub mod state;
 pub mod store;
 pub mod types;
 pub mod validation;
+pub mod view;
 
 use std::sync::{Arc, Weak};
 
