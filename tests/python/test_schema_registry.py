@@ -404,6 +404,7 @@ def test_bad_input_gets_confluent_error_codes(http):
     for v in ["0", "-2", "abc", "99999999999"]:
         http.err("GET", f"/subjects/{s}/versions/{v}", status=422, code=42202)
     http.err("GET", "/no/such/path", status=404, code=404)
+    http.err("PATCH", f"/subjects/{s}/versions", status=405, code=405)
     # Subjects with characters that need escaping round-trip.
     odd = f"weird {uuid.uuid4().hex[:6]}/é?&"
     quoted = requests.utils.quote(odd, safe="")

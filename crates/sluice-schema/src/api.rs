@@ -118,6 +118,12 @@ pub fn routes(registry: Arc<Registry>) -> Router {
                 &json!({"error_code": 404, "message": "HTTP 404 Not Found"}),
             )
         })
+        .method_not_allowed_fallback(|| async {
+            json_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &json!({"error_code": 405, "message": "HTTP 405 Method Not Allowed"}),
+            )
+        })
         .with_state(registry)
 }
 
