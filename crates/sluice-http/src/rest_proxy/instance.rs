@@ -260,36 +260,50 @@ impl Instance {
     pub fn seek(&self, targets: &[(String, i32, Offset)]) -> Result<(), ApiError> {
         self.with(|c, manual, held| {
             *held = None;
-            if *manual {
-                // Re-assigning with offsets works whether or not fetching has started yet.
-                let current = c
-                    .assignment()
-                    .map_err(|e| kafka_error("cannot read the assignment", e))?;
-                let mut tpl = TopicPartitionList::new();
-                for e in current.elements() {
-                    let offset = targets
-                        .iter()
-                        .find(|(t, p, _)| t == e.topic() && *p == e.partition())
-                        .map_or(e.offset(), |(_, _, o)| *o);
-                    tpl.add_partition_offset(e.topic(), e.partition(), offset)
-                        .map_err(|e| kafka_error("cannot seek", e))?;
-                }
-                for (t, p, _) in targets {
-                    if tpl.find_partition(t, *p).is_none() {
-                        return Err(unassigned(t, *p));
-                    }
-                }
-                return c.assign(&tpl).map_err(|e| kafka_error("cannot seek", e));
-            }
             let assigned = c
                 .assignment()
                 .map_err(|e| kafka_error("cannot read the assignment", e))?;
-            for (t, p, offset) in targets {
+            for (t, p, _) in targets {
                 if assigned.find_partition(t, *p).is_none() {
                     return Err(unassigned(t, *p));
                 }
-                c.seek(t, *p, *offset, BROKER_TIMEOUT)
-                    .map_err(|e| kafka_error("cannot seek", e))?;
+            }
+            for (t, p, offset) in targets {
+                // librdkafka resolves a logical offset (beginning, end) asynchronously, and a
+                // later seek can lose the race against that lookup; resolving it here first
+                // makes every seek an absolute one, applied in order.
+                let offset = &match offset {
+                    Offset::Beginning | Offset::End => {
+                        let (low, high) = c
+                            .fetch_watermarks(t, *p, BROKER_TIMEOUT)
+                            .map_err(|e| kafka_error("cannot read the partition's offsets", e))?;
+                        Offset::Offset(if *offset == Offset::Beginning {
+                            low
+                        } else {
+                            high
+                        })
+                    }
+                    other => *other,
+                };
+                match c.seek(t, *p, *offset, BROKER_TIMEOUT) {
+                    Ok(()) => {}
+                    // A partition assigned by hand whose fetcher has not started yet cannot be
+                    // sought; assigning it again with the offset has the same effect.
+                    Err(_) if *manual => {
+                        let mut tpl = TopicPartitionList::new();
+                        for e in assigned.elements() {
+                            let o = if e.topic() == t && e.partition() == *p {
+                                *offset
+                            } else {
+                                e.offset()
+                            };
+                            tpl.add_partition_offset(e.topic(), e.partition(), o)
+                                .map_err(|e| kafka_error("cannot seek", e))?;
+                        }
+                        c.assign(&tpl).map_err(|e| kafka_error("cannot seek", e))?;
+                    }
+                    Err(e) => return Err(kafka_error("cannot seek", e)),
+                }
             }
             Ok(())
         })
