@@ -164,7 +164,7 @@ fn check_schema<'a>(
         "maxProperties",
     ] {
         if let Some(n) = obj.get(k) {
-            if !n.as_u64().is_some() && !n.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0) {
+            if n.as_u64().is_none() && !n.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0) {
                 return Err(bad(&format!("'{k}' must be a non-negative integer")));
             }
         }
@@ -655,13 +655,13 @@ fn compare(ctx: &mut Ctx, old: Option<Kind<'_>>, new: Option<Kind<'_>>) {
                 }
             }
         }
-        (Kind::Combined(_, members), n) if !matches!(n, Kind::Combined(..)) => {
-            if members.len() == 1 {
-                let mut sub = ctx.sub();
-                compare(&mut sub, Some(members[0].clone()), Some(new.clone()));
-                if sub.compatible() {
-                    return ctx.absorb(sub);
-                }
+        (Kind::Combined(_, members), n)
+            if !matches!(n, Kind::Combined(..)) && members.len() == 1 =>
+        {
+            let mut sub = ctx.sub();
+            compare(&mut sub, Some(members[0].clone()), Some(new.clone()));
+            if sub.compatible() {
+                return ctx.absorb(sub);
             }
         }
         _ => {}
@@ -698,7 +698,7 @@ fn compare(ctx: &mut Ctx, old: Option<Kind<'_>>, new: Option<Kind<'_>>) {
             _ => {}
         },
         (Kind::Enum(o), Kind::Enum(n)) => {
-            let has = |set: &[&Value], v: &Value| set.iter().any(|x| *x == v);
+            let has = |set: &[&Value], v: &Value| set.contains(&v);
             let grows = o.iter().all(|v| has(n, v));
             let shrinks = n.iter().all(|v| has(o, v));
             match (grows, shrinks) {

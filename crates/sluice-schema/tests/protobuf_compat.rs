@@ -21,6 +21,11 @@ fn p2(body: &str) -> String {
     format!("syntax = \"proto2\";\npackage t;\n{body}\n")
 }
 
+/// A proto3 file in package `t` importing `import`.
+fn importing(import: &str, body: &str) -> String {
+    format!("syntax = \"proto3\";\npackage t;\nimport \"{import}\";\n{body}\n")
+}
+
 /// `message M { <type> f = 1; }`
 fn field(ty: &str) -> String {
     p3(&format!("message M {{ {ty} f = 1; }}"))
@@ -354,22 +359,22 @@ fn table() -> Vec<Case> {
         case(
             "well-known Timestamp field added",
             p3("message M { string s = 1; }"),
-            format!(
-                "syntax = \"proto3\";\npackage t;\nimport \"google/protobuf/timestamp.proto\";\n\
-                 message M {{ string s = 1; google.protobuf.Timestamp at = 2; }}\n"
+            importing(
+                "google/protobuf/timestamp.proto",
+                "message M { string s = 1; google.protobuf.Timestamp at = 2; }",
             ),
             true,
             true,
         ),
         case(
             "Timestamp -> Duration",
-            format!(
-                "syntax = \"proto3\";\npackage t;\nimport \"google/protobuf/timestamp.proto\";\n\
-                 message M {{ google.protobuf.Timestamp at = 1; }}\n"
+            importing(
+                "google/protobuf/timestamp.proto",
+                "message M { google.protobuf.Timestamp at = 1; }",
             ),
-            format!(
-                "syntax = \"proto3\";\npackage t;\nimport \"google/protobuf/duration.proto\";\n\
-                 message M {{ google.protobuf.Duration at = 1; }}\n"
+            importing(
+                "google/protobuf/duration.proto",
+                "message M { google.protobuf.Duration at = 1; }",
             ),
             false,
             false,
