@@ -496,12 +496,20 @@ def test_ids_and_subjects_survive_sigkill(sluice_factory):
     h.ok("PUT", f"/config/{s2}", {"compatibility": "NONE"})
     h.ok("PUT", "/config", {"compatibility": "FULL"})
     h.ok("DELETE", f"/subjects/{s3}")
+    # A permanently deleted subject holding the newest id: gone after the restart, id not reused.
+    s4 = subject("crash")
+    id4 = h.ok("POST", f"/subjects/{s4}/versions",
+               {"schema": record("Gone", [{"name": "g", "type": "int"}])})["id"]
+    h.ok("DELETE", f"/subjects/{s4}")
+    h.ok("DELETE", f"/subjects/{s4}", permanent="true")
     before = {s: h.ok("GET", f"/subjects/{s}/versions/latest") for s in (s1, s2)}
     b.kill()
     b.start()
     h = Http(b.registry_url)
     assert sorted(h.ok("GET", "/subjects")) == sorted([s1, s2])
     assert s3 in h.ok("GET", "/subjects", deleted="true")
+    assert s4 not in h.ok("GET", "/subjects", deleted="true")
+    h.err("GET", f"/schemas/ids/{id4}", status=404, code=40403)
     for s, doc in before.items():
         assert h.ok("GET", f"/subjects/{s}/versions/latest") == doc
     assert h.ok("GET", f"/subjects/{s1}/versions") == [1, 2]
@@ -511,7 +519,7 @@ def test_ids_and_subjects_survive_sigkill(sluice_factory):
     # Ids keep counting from where they were; none is handed out twice.
     new = h.ok("POST", f"/subjects/{subject('after')}/versions",
                {"schema": record("Fresh", [{"name": "f", "type": "int"}])})["id"]
-    assert new > max(id1, id2, id3)
+    assert new > max(id1, id2, id3, id4)
     assert h.ok("POST", f"/subjects/{s1}/versions", {"schema": USER_V1})["id"] == id1
 
 
