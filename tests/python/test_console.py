@@ -3,17 +3,20 @@
 Why: the console is what operators look at; a page that throws, shows a stale number or a lag
 chart that does not move is a bug users see first. Each test drives Debian's chromium through
 Playwright against a running broker fed by confluent-kafka, waits for conditions (never sleeps),
-fails on any console error or uncaught page error, and saves a screenshot of the page into
-docs/console/ (the screenshots in the docs are these).
+fails on any console error or uncaught page error, and saves a screenshot of the page: into the
+test's temporary directory, or into docs/console/ (the screenshots in the docs are these) when
+SLUICE_SCREENSHOTS=1, so ordinary runs leave the tree clean.
 
 Run: .venv/bin/pytest -q tests/python/test_console.py   (needs /usr/bin/chromium:
-scripts/install-test-deps.sh installs it).
+scripts/install-test-deps.sh installs it). Refresh the docs' screenshots:
+SLUICE_SCREENSHOTS=1 .venv/bin/pytest -q tests/python/test_console*.py
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -27,7 +30,7 @@ from conftest import REPO_ROOT, wait_until
 
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = REPO_ROOT / "docs" / "console"
+DOCS_SHOTS = REPO_ROOT / "docs" / "console"
 VIEWPORT = {"width": 1400, "height": 900}
 WAIT_MS = 15_000
 
@@ -88,8 +91,9 @@ def browser():
 class Page:
     """A browser tab that records console errors and uncaught exceptions."""
 
-    def __init__(self, browser, base_url: str):
+    def __init__(self, browser, base_url: str, shots: Path):
         self.base = base_url
+        self.shots = shots
         self.page = browser.new_page(viewport=VIEWPORT, color_scheme="light")
         self.page.set_default_timeout(WAIT_MS)
         self.errors: list[str] = []
@@ -101,16 +105,24 @@ class Page:
         return self.page
 
     def shot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
     def assert_no_errors(self) -> None:
         assert not self.errors, "\n".join(self.errors)
 
 
+@pytest.fixture(scope="session")
+def shots_dir(tmp_path_factory) -> Path:
+    """Where screenshots go: docs/console/ only when asked (SLUICE_SCREENSHOTS=1)."""
+    if os.environ.get("SLUICE_SCREENSHOTS") == "1":
+        return DOCS_SHOTS
+    return tmp_path_factory.mktemp("console-screenshots")
+
+
 @pytest.fixture
-def tab(browser, console):
-    t = Page(browser, console.http_url)
+def tab(browser, console, shots_dir):
+    t = Page(browser, console.http_url, shots_dir)
     yield t
     t.page.close()
 

@@ -366,14 +366,15 @@ const routes = [
 
 /**
  * Extra pages (e.g. the schema registry's subjects) plug in from their own script:
- *   Console.addNav("#/subjects", "Schemas", "schemas");
+ *   Console.addNav("#/subjects", "Schemas", "schemas", svgPathData);   // icon optional
  *   Console.addRoute(/^\/subjects\/?$/, "schemas", async (ctx, query) => { ... });
  *   Console.refresh();   // re-route, in case the page was opened on one of the new URLs
  */
 window.Console = {
   addRoute(re, nav, fn) { routes.push([re, nav, fn]); },
-  addNav(href, label, key) {
-    document.getElementById("nav-extra").appendChild(h("a", { href, dataset: { nav: key } }, label));
+  addNav(href, label, key, iconPath) {
+    const icon = iconPath ? s("svg", { viewBox: "0 0 24 24" }, s("path", { d: iconPath })) : null;
+    document.getElementById("nav-extra").appendChild(h("a", { href, dataset: { nav: key } }, icon, label));
   },
   refresh() { navigate(); },
   show, errorBox, drawChart,
@@ -692,8 +693,15 @@ function messagesTab(ctx, topic, query) {
     }
   };
 
-  const payload = (b64) => {
+  const payload = (b64, schema) => {
     if (b64 === null || b64 === undefined) return h("span", { class: "null" }, "null");
+    // Registry-encoded (Confluent wire format): the broker decoded it with the schema. Text and
+    // Hex still show the raw bytes.
+    if (schema && (state.fmt === "auto" || state.fmt === "json")) {
+      return [schemaTag(schema), schema.error
+        ? [h("span", { class: "badge warn", style: "margin-bottom:4px" }, schema.error), h("pre", { class: "msg-value hex" }, render(b64, "hex").text)]
+        : h("pre", { class: "msg-value json decoded" }, JSON.stringify(schema.decoded, null, 2))];
+    }
     const r = render(b64, state.fmt);
     return [r.note ? h("span", { class: "badge warn", style: "margin-bottom:4px" }, r.note) : null,
       h("pre", { class: `msg-value ${r.kind}` }, r.text)];
@@ -711,8 +719,11 @@ function messagesTab(ctx, topic, query) {
       table([
         { label: "Offset", cell: (r) => h("span", { class: "mono" }, fmtInt(r.offset)) },
         { label: "Timestamp", cls: "ts", cell: (r) => [fmtTime(r.timestamp), h("small", {}, `${fmtAgo(r.timestamp)} · ${r.timestamp_type}`)] },
-        { label: "Key", cell: (r) => (r.key === null ? h("span", { class: "null" }, "null") : h("span", { class: "msg-key" }, shortText(r.key))) },
-        { label: "Value", cell: (r) => payload(r.value) },
+        { label: "Key", cell: (r) => (r.key === null ? h("span", { class: "null" }, "null")
+          : r.key_schema && r.key_schema.decoded !== undefined && state.fmt !== "hex" && state.fmt !== "text"
+            ? [schemaTag(r.key_schema), h("span", { class: "msg-key" }, JSON.stringify(r.key_schema.decoded))]
+            : h("span", { class: "msg-key" }, shortText(r.key))) },
+        { label: "Value", cell: (r) => payload(r.value, r.value_schema) },
         { label: "Headers", cell: (r) => (r.headers.length ? h("div", { class: "headers" }, r.headers.map((hd) =>
           h("span", { class: "hdr" }, h("b", {}, hd.key), ": ", hd.value === null ? "null" : shortText(hd.value)))) : h("span", { class: "muted" }, "—")) },
       ], recs, page.high_watermark <= page.log_start_offset ? "This partition is empty." : "No records at or after this position."),
@@ -737,6 +748,15 @@ function messagesTab(ctx, topic, query) {
   load();
   return h("div", {}, h("section", { class: "card" }, h("div", { class: "card-body" }, form)),
     h("section", { class: "card", style: "margin-top:16px" }, result));
+}
+
+/** "schema id N (subject, version V)", linking to the subject page. */
+function schemaTag(sc) {
+  const [first] = sc.versions || [];
+  const label = `schema id ${sc.schema_id}` + (first ? ` (${first[0]}, version ${first[1]})` : "");
+  return h("div", { class: "schema-tag" },
+    first ? h("a", { href: `#/schemas/${enc(first[0])}?v=${first[1]}` }, label) : label,
+    " ", h("span", { class: "badge plain" }, sc.schema_type));
 }
 
 function toLocalInput(ms) {

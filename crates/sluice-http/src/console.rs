@@ -2,7 +2,8 @@
 //! build step, CDN or extra files on their side.
 //!
 //! The app (`crates/sluice-http/console/`) is plain HTML, CSS and JavaScript that reads the
-//! admin JSON API (`/v1/...`) and the message browser ([`crate::browse`]). It routes on the URL
+//! admin JSON API (`/v1/...`), the message browser ([`crate::browse`]) and the schema registry
+//! ([`crate::schemas`]; its pages are `schemas.js`, plugged into `app.js`). It routes on the URL
 //! hash (`/console/#/topics/orders`), so every path under `/console/` that is not an asset
 //! serves the app, and `/` sends browsers there.
 
@@ -16,6 +17,7 @@ use crate::AppState;
 
 const INDEX_HTML: &str = include_str!("../console/index.html");
 const APP_JS: &str = include_str!("../console/app.js");
+const SCHEMAS_JS: &str = include_str!("../console/schemas.js");
 const STYLE_CSS: &str = include_str!("../console/style.css");
 const FAVICON_SVG: &str = include_str!("../console/favicon.svg");
 
@@ -34,6 +36,7 @@ pub fn routes() -> Router<AppState> {
 async fn asset(Path(path): Path<String>) -> Response {
     match path.as_str() {
         "assets/app.js" => file("text/javascript; charset=utf-8", APP_JS),
+        "assets/schemas.js" => file("text/javascript; charset=utf-8", SCHEMAS_JS),
         "assets/style.css" => file("text/css; charset=utf-8", STYLE_CSS),
         "assets/favicon.svg" => file("image/svg+xml", FAVICON_SVG),
         // A missing asset is an error, not the app: a browser would try to run HTML as script.
