@@ -321,7 +321,7 @@ def test_produce_every_format_then_consume_via_rest_and_kafka(sluice_module, res
             (want["partition"], want["offset"], want["key"], want["value"])
 
     # Commit everything consumed (empty body), then read the committed offsets back.
-    rest.post(f"{base}/offsets", None, expect=200)
+    assert rest.post(f"{base}/offsets", None, expect=200).json() == []
     parts = [{"topic": topic, "partition": p} for p in range(partitions)]
     r = rest.s.get(f"{base}/offsets", data=json.dumps({"partitions": parts}),
                    headers={"Content-Type": V2}, timeout=HTTP_TIMEOUT)
@@ -569,6 +569,10 @@ def test_bad_input_gets_confluent_errors(sluice_module, rest, unique_topic):
     r = rest.s.get(f"{base}/records?timeout=abc", headers={"Accept": V2_BINARY},
                    timeout=HTTP_TIMEOUT)
     assert_error(r, 400)
+    r = rest.s.get(f"{base}/records?timeout=-1&max_bytes=-1", headers={"Accept": V2_BINARY},
+                   timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.json() == [], r.text
+    assert_error(rest.s.get(f"{base}/offsets", timeout=HTTP_TIMEOUT), 404, 40402)
     assert rest.s.delete(base, timeout=HTTP_TIMEOUT).status_code == 204
 
     # The broker is alive and the proxy still produces.

@@ -499,7 +499,7 @@ async fn commit(
     Path((group, name)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let instance = proxy.instances.get(&group, &name)?;
     let offsets: Option<Vec<(String, i32, i64)>> = match control_body(&headers, body).await? {
         None => None,
@@ -515,7 +515,8 @@ async fn commit(
         }
     };
     blocking(instance, move |i| i.commit(offsets.as_deref())).await?;
-    Ok(StatusCode::OK)
+    // Confluent answers with the (always empty) list of offsets it failed to commit.
+    Ok(v2_json(json!([])))
 }
 
 async fn committed(
@@ -525,7 +526,11 @@ async fn committed(
     body: Body,
 ) -> Result<Response, ApiError> {
     let instance = proxy.instances.get(&group, &name)?;
-    let request: PartitionsRequest = required_body(&headers, body).await?;
+    let request: PartitionsRequest = match control_body(&headers, body).await? {
+        Some(bytes) => parse_json(&bytes)?,
+        // What Confluent answers when no partitions are named.
+        None => return Err(ApiError::not_found(40402, "Partition not found.")),
+    };
     let partitions = pairs(request.partitions);
     let offsets = blocking(instance, move |i| i.committed(&partitions)).await?;
     let offsets: Vec<Value> = offsets
@@ -603,21 +608,28 @@ async fn records(
     {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let number = || {
-            v.parse::<u64>().map_err(|_| {
-                ApiError::bad_request(format!(
-                    "query parameter {k} must be a non-negative integer"
-                ))
+            v.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!("query parameter {k} must be an integer"))
             })
         };
+        // A negative value means "not set" (Confluent's default is -1); so does max_bytes=0.
         match k {
             // Used only when below the instance's consumer.request.timeout.ms, as Confluent does.
-            "timeout" => timeout = timeout.min(Duration::from_millis(number()?)),
-            "max_bytes" => max_bytes = max_bytes.min(number()?.min(usize::MAX as u64) as usize),
+            "timeout" => {
+                if let Ok(ms) = u64::try_from(number()?) {
+                    timeout = timeout.min(Duration::from_millis(ms));
+                }
+            }
+            "max_bytes" => {
+                if let Some(n) = usize::try_from(number()?).ok().filter(|n| *n > 0) {
+                    max_bytes = max_bytes.min(n);
+                }
+            }
             _ => {}
         }
     }
     let format = instance.format;
-    let recs = blocking(instance, move |i| i.records(timeout, max_bytes.max(1))).await?;
+    let recs = blocking(instance, move |i| i.records(timeout, max_bytes)).await?;
     let mut out = Vec::with_capacity(recs.len());
     for Rec {
         topic,
