@@ -271,3 +271,56 @@ fn malformed_schemas_are_refused_with_a_message() {
         assert!(!err.is_empty());
     }
 }
+
+mod hostile_input {
+    use proptest::prelude::*;
+    use sluice_schema::avro::{check, parse};
+
+    const SEEDS: [&str; 3] = [
+        r#"{"type":"record","name":"R","namespace":"ns","fields":[{"name":"a","type":["null",{"type":"array","items":"long"}],"default":null},{"name":"e","type":{"type":"enum","name":"E","symbols":["A","B"],"default":"A"}}]}"#,
+        r#"{"type":"record","name":"Node","fields":[{"name":"v","type":"int"},{"name":"next","type":["null","Node"]},{"name":"f","type":{"type":"fixed","name":"F","size":16,"logicalType":"decimal","precision":4}}]}"#,
+        r#"{"type":"map","values":{"type":"bytes","logicalType":"decimal","precision":9,"scale":2}}"#,
+    ];
+
+    /// A seed schema with a few random bytes replaced, inserted or removed.
+    fn mutated() -> impl Strategy<Value = String> {
+        (
+            0..SEEDS.len(),
+            prop::collection::vec((any::<u16>(), any::<u8>(), 0u8..3), 1..6),
+        )
+            .prop_map(|(seed, edits)| {
+                let mut bytes = SEEDS[seed].as_bytes().to_vec();
+                for (pos, byte, op) in edits {
+                    let at = pos as usize % (bytes.len() + 1);
+                    let alphabet = b"{}[]\":,0a -";
+                    let byte = alphabet[byte as usize % alphabet.len()];
+                    match op {
+                        0 if at < bytes.len() => bytes[at] = byte,
+                        1 => bytes.insert(at, byte),
+                        _ if at < bytes.len() => {
+                            bytes.remove(at);
+                        }
+                        _ => {}
+                    }
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// Whatever a client sends is either refused with a message or parsed and checkable,
+        /// both ways, against the seeds; nothing panics.
+        #[test]
+        fn mutated_schemas_never_panic(text in mutated()) {
+            if let Ok(p) = parse(&text, &[]) {
+                let _ = p.canonical();
+                for seed in SEEDS {
+                    let s = parse(seed, &[]).expect("seed parses");
+                    let _ = check(&p, &s);
+                    let _ = check(&s, &p);
+                }
+            }
+        }
+    }
+}
