@@ -10,13 +10,15 @@
 
 use std::sync::{Arc, Weak};
 
-use parking_lot::RwLock;
+use std::collections::HashMap;
+
+use parking_lot::{Mutex, RwLock};
 use sluice_broker::record_validation::{SchemaIdValidator, SubjectNameStrategy};
 use sluice_broker::Broker;
 
 use crate::state::State;
 use crate::store::{Key, SchemaValue};
-use crate::types::SchemaType;
+use crate::types::{ResolvedReference, SchemaType};
 
 const SCHEMAS_TOPIC: &str = "_schemas";
 
@@ -31,6 +33,33 @@ pub struct RegistryValidator {
     /// Weak: the broker owns this validator.
     broker: Weak<Broker>,
     index: RwLock<Index>,
+    /// Per schema id (ids never change meaning): its record name, and its parsed form for
+    /// payload checks, so neither is recomputed per record.
+    record_names: Mutex<HashMap<i32, Option<String>>>,
+    decoders: Mutex<HashMap<i32, Arc<Decoder>>>,
+}
+
+/// How many schemas the per-id caches hold before they start over.
+const CACHE_LIMIT: usize = 10_000;
+
+/// A schema ready to check payloads with.
+enum Decoder {
+    Avro {
+        schema: apache_avro::Schema,
+        /// Named types from the references.
+        others: Vec<apache_avro::Schema>,
+    },
+    Protobuf(crate::protobuf::Parsed),
+    Json,
+}
+
+fn remember<T: Clone>(cache: &Mutex<HashMap<i32, T>>, id: i32, value: T) -> T {
+    let mut cache = cache.lock();
+    if cache.len() >= CACHE_LIMIT {
+        cache.clear();
+    }
+    cache.insert(id, value.clone());
+    value
 }
 
 #[derive(Default)]
@@ -45,6 +74,8 @@ impl RegistryValidator {
         RegistryValidator {
             broker: Arc::downgrade(broker),
             index: RwLock::new(Index::default()),
+            record_names: Mutex::new(HashMap::new()),
+            decoders: Mutex::new(HashMap::new()),
         }
     }
 
@@ -156,9 +187,9 @@ impl SchemaIdValidator for RegistryValidator {
             let v = state.ids.get(&id)?;
             let subject = match strategy {
                 SubjectNameStrategy::TopicName => format!("{topic}-{suffix}"),
-                SubjectNameStrategy::RecordName => record_name(v, state)?,
+                SubjectNameStrategy::RecordName => self.record_name(id, v, state)?,
                 SubjectNameStrategy::TopicRecordName => {
-                    format!("{topic}-{}", record_name(v, state)?)
+                    format!("{topic}-{}", self.record_name(id, v, state)?)
                 }
             };
             subject_has(state, &subject, id).then_some(())
@@ -174,63 +205,92 @@ impl SchemaIdValidator for RegistryValidator {
     }
 
     fn check_payload(&self, id: i32, payload: &[u8]) -> Result<(), String> {
-        let schema = self
-            .lookup(|state| {
-                let v = state.ids.get(&id)?;
-                Some((v.clone(), state.resolve_references(&v.references).ok()?))
-            })
-            .ok_or_else(|| format!("schema id {id} is unknown"))?;
-        let (v, refs) = schema;
-        match v.schema_type() {
-            SchemaType::Avro => {
-                let (schema, others) = if refs.is_empty() {
-                    (
-                        apache_avro::Schema::parse_str(&v.schema).map_err(|e| e.to_string())?,
-                        Vec::new(),
-                    )
-                } else {
-                    apache_avro::Schema::parse_str_with_list(
-                        &v.schema,
-                        refs.iter().map(|r| r.schema.as_str()),
-                    )
-                    .map_err(|e| e.to_string())?
-                };
-                let mut reader = payload;
-                // apache-avro answers a datum cut short with nulls rather than an error, so the
-                // value must also fit the schema (and nothing may be left over, below).
-                #[allow(deprecated)] // the builder that replaces these does the same
-                let fits = if others.is_empty() {
-                    apache_avro::from_avro_datum(&schema, &mut reader, None)
-                        .map_err(|e| e.to_string())?
-                        .validate(&schema)
-                } else {
-                    let value = apache_avro::from_avro_datum_schemata(
-                        &schema,
-                        others.iter().collect(),
-                        &mut reader,
-                        None,
-                    )
-                    .map_err(|e| e.to_string())?;
-                    let schemata: Vec<&apache_avro::Schema> =
-                        std::iter::once(&schema).chain(others.iter()).collect();
-                    // validate_schemata panics on schemata that do not resolve: check first.
-                    apache_avro::schema::ResolvedSchema::try_from(schemata.clone()).is_ok()
-                        && value.validate_schemata(&schemata)
-                };
-                if !fits {
-                    return Err("the payload does not decode with the schema".into());
-                }
-                if !reader.is_empty() {
-                    return Err(format!("{} bytes left after the Avro datum", reader.len()));
-                }
-                Ok(())
+        let cached = self.decoders.lock().get(&id).cloned();
+        let decoder = match cached {
+            Some(d) => d,
+            None => {
+                let (v, refs) = self
+                    .lookup(|state| {
+                        let v = state.ids.get(&id)?;
+                        Some((v.clone(), state.resolve_references(&v.references).ok()?))
+                    })
+                    .ok_or_else(|| format!("schema id {id} is unknown"))?;
+                remember(&self.decoders, id, Arc::new(decoder(&v, &refs)?))
             }
-            SchemaType::Protobuf => crate::protobuf::parse(&v.schema, &refs)?.decode(payload),
+        };
+        match &*decoder {
+            Decoder::Avro { schema, others } => decode_avro(schema, others, payload),
+            Decoder::Protobuf(parsed) => parsed.decode(payload),
             // JSON payloads are checked to be JSON; validating them against the schema is left
             // to the consumers' deserializers.
-            SchemaType::Json => serde_json::from_slice::<serde_json::Value>(payload)
+            Decoder::Json => serde_json::from_slice::<serde_json::Value>(payload)
                 .map(|_| ())
                 .map_err(|e| format!("not JSON: {e}")),
         }
     }
+}
+
+impl RegistryValidator {
+    fn record_name(&self, id: i32, v: &SchemaValue, state: &State) -> Option<String> {
+        if let Some(name) = self.record_names.lock().get(&id) {
+            return name.clone();
+        }
+        remember(&self.record_names, id, record_name(v, state))
+    }
+}
+
+fn decoder(v: &SchemaValue, refs: &[ResolvedReference]) -> Result<Decoder, String> {
+    Ok(match v.schema_type() {
+        SchemaType::Avro if refs.is_empty() => Decoder::Avro {
+            schema: apache_avro::Schema::parse_str(&v.schema).map_err(|e| e.to_string())?,
+            others: Vec::new(),
+        },
+        SchemaType::Avro => {
+            let (schema, others) = apache_avro::Schema::parse_str_with_list(
+                &v.schema,
+                refs.iter().map(|r| r.schema.as_str()),
+            )
+            .map_err(|e| e.to_string())?;
+            Decoder::Avro { schema, others }
+        }
+        SchemaType::Protobuf => Decoder::Protobuf(crate::protobuf::parse(&v.schema, refs)?),
+        SchemaType::Json => Decoder::Json,
+    })
+}
+
+/// One Avro datum that must use the whole payload.
+fn decode_avro(
+    schema: &apache_avro::Schema,
+    others: &[apache_avro::Schema],
+    payload: &[u8],
+) -> Result<(), String> {
+    let mut reader = payload;
+    // apache-avro answers a datum cut short with nulls rather than an error, so the value
+    // must also fit the schema (and nothing may be left over).
+    #[allow(deprecated)] // the builder that replaces these does the same
+    let fits = if others.is_empty() {
+        apache_avro::from_avro_datum(schema, &mut reader, None)
+            .map_err(|e| e.to_string())?
+            .validate(schema)
+    } else {
+        let value = apache_avro::from_avro_datum_schemata(
+            schema,
+            others.iter().collect(),
+            &mut reader,
+            None,
+        )
+        .map_err(|e| e.to_string())?;
+        let schemata: Vec<&apache_avro::Schema> =
+            std::iter::once(schema).chain(others.iter()).collect();
+        // validate_schemata panics on schemata that do not resolve: check first.
+        apache_avro::schema::ResolvedSchema::try_from(schemata.clone()).is_ok()
+            && value.validate_schemata(&schemata)
+    };
+    if !fits {
+        return Err("the payload does not decode with the schema".into());
+    }
+    if !reader.is_empty() {
+        return Err(format!("{} bytes left after the Avro datum", reader.len()));
+    }
+    Ok(())
 }

@@ -185,4 +185,40 @@ fn validation_off_accepts_anything_and_key_and_decode_checks_apply_when_on() {
         Some(&framed(id, &avro_string("fine"))),
     )
     .expect("a decodable payload");
+
+    // Protobuf: the message-index path, then a message that must parse.
+    let proto_topic = unique_topic("decoded-proto");
+    broker.create_topic(
+        &proto_topic,
+        1,
+        &[
+            ("confluent.value.schema.validation", "true"),
+            ("sluice.value.schema.validation.decode", "true"),
+        ],
+    );
+    let answer = post(
+        &broker,
+        &format!("/subjects/{proto_topic}-value/versions"),
+        &serde_json::json!({
+            "schemaType": "PROTOBUF",
+            "schema": "syntax = \"proto3\"; package t; message M { string s = 1; }",
+        }),
+    );
+    let proto_id = answer["id"].as_i64().expect("an id") as i32;
+    produce(
+        &producer,
+        &proto_topic,
+        None,
+        Some(&framed(proto_id, &[0, 0x0a, 2, b'h', b'i'])),
+    )
+    .expect("a message that parses");
+    assert_invalid_record(
+        produce(
+            &producer,
+            &proto_topic,
+            None,
+            Some(&framed(proto_id, &[0, 0x0a, 9, b'h'])),
+        ),
+        "a truncated Protobuf message",
+    );
 }
