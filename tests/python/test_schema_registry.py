@@ -457,6 +457,10 @@ def test_garbage_never_gets_a_500(http):
     for path in ["/schemas/ids/-1", "/schemas/ids/x", "/schemas/ids/99999999999", "/subjects/%00",
                  f"/subjects/{s}/versions/latest/referencedby", "/contexts"]:
         http.call("GET", path)
+    for path in ["/subjects/%FF%FE/versions", "/subjects?subjectPrefix=%FF"]:
+        r = http.call("GET", path)
+        assert r.status_code in (200, 400, 404), (path, r.status_code, r.text)
+        assert r.status_code == 200 or isinstance(r.json()["error_code"], int)
     # The registry still works and holds exactly what was registered.
     assert http.ok("GET", f"/subjects/{s}/versions") == [1]
 

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,8 +20,36 @@ use crate::types;
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
 type Shared = State<Arc<Registry>>;
-type Params = Query<HashMap<String, String>>;
+type Params = Q<HashMap<String, String>>;
 type Answer = Result<Response, RegistryError>;
+
+/// Path parameters; a path that cannot be decoded (e.g. invalid UTF-8) answers 400 as JSON.
+pub struct P<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for P<T> {
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| P(v))
+            .map_err(|e| RegistryError::BadRequest(e.body_text()))
+    }
+}
+
+/// Query parameters; undecodable ones answer 400 as JSON.
+pub struct Q<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Q<T> {
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Q(v))
+            .map_err(|e| RegistryError::BadRequest(e.body_text()))
+    }
+}
 
 /// A JSON body with the registry's content type.
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
@@ -127,38 +156,33 @@ pub fn routes(registry: Arc<Registry>) -> Router {
         .with_state(registry)
 }
 
-async fn list_subjects(State(r): Shared, Query(q): Params) -> Answer {
+async fn list_subjects(State(r): Shared, Q(q): Params) -> Answer {
     let prefix = q.get("subjectPrefix").map(String::as_str).unwrap_or("");
     ok(r.list_subjects(prefix, flag(&q, "deleted")).await?)
 }
 
-async fn lookup(
-    State(r): Shared,
-    Path(subject): Path<String>,
-    Query(q): Params,
-    b: Bytes,
-) -> Answer {
+async fn lookup(State(r): Shared, P(subject): P<String>, Q(q): Params, b: Bytes) -> Answer {
     let req: SchemaRequest = body(&b)?;
     ok(r.lookup(&subject, req, flag(&q, "deleted")).await?)
 }
 
-async fn delete_subject(State(r): Shared, Path(subject): Path<String>, Query(q): Params) -> Answer {
+async fn delete_subject(State(r): Shared, P(subject): P<String>, Q(q): Params) -> Answer {
     ok(r.delete_subject(&subject, flag(&q, "permanent")).await?)
 }
 
-async fn list_versions(State(r): Shared, Path(subject): Path<String>, Query(q): Params) -> Answer {
+async fn list_versions(State(r): Shared, P(subject): P<String>, Q(q): Params) -> Answer {
     ok(r.list_versions(&subject, flag(&q, "deleted")).await?)
 }
 
-async fn register(State(r): Shared, Path(subject): Path<String>, b: Bytes) -> Answer {
+async fn register(State(r): Shared, P(subject): P<String>, b: Bytes) -> Answer {
     let req: SchemaRequest = body(&b)?;
     ok(r.register(&subject, req).await?)
 }
 
 async fn get_version(
     State(r): Shared,
-    Path((subject, version)): Path<(String, String)>,
-    Query(q): Params,
+    P((subject, version)): P<(String, String)>,
+    Q(q): Params,
 ) -> Answer {
     let sel = VersionSel::parse(&version)?;
     ok(version_json(
@@ -168,8 +192,8 @@ async fn get_version(
 
 async fn get_version_schema(
     State(r): Shared,
-    Path((subject, version)): Path<(String, String)>,
-    Query(q): Params,
+    P((subject, version)): P<(String, String)>,
+    Q(q): Params,
 ) -> Answer {
     let sel = VersionSel::parse(&version)?;
     raw(r
@@ -178,25 +202,22 @@ async fn get_version_schema(
         .schema)
 }
 
-async fn referenced_by(
-    State(r): Shared,
-    Path((subject, version)): Path<(String, String)>,
-) -> Answer {
+async fn referenced_by(State(r): Shared, P((subject, version)): P<(String, String)>) -> Answer {
     let sel = VersionSel::parse(&version)?;
     ok(r.referenced_by(&subject, sel).await?)
 }
 
 async fn delete_version(
     State(r): Shared,
-    Path((subject, version)): Path<(String, String)>,
-    Query(q): Params,
+    P((subject, version)): P<(String, String)>,
+    Q(q): Params,
 ) -> Answer {
     let sel = VersionSel::parse(&version)?;
     ok(r.delete_version(&subject, sel, flag(&q, "permanent"))
         .await?)
 }
 
-async fn list_schemas(State(r): Shared, Query(q): Params) -> Answer {
+async fn list_schemas(State(r): Shared, Q(q): Params) -> Answer {
     let prefix = q.get("subjectPrefix").map(String::as_str).unwrap_or("");
     ok(
         r.list_schemas(prefix, flag(&q, "deleted"), flag(&q, "latestOnly"))
@@ -209,7 +230,7 @@ fn parse_id(id: &str) -> Result<i32, RegistryError> {
         .map_err(|_| RegistryError::NotFound("HTTP 404 Not Found".into()))
 }
 
-async fn schema_by_id(State(r): Shared, Path(id): Path<String>) -> Answer {
+async fn schema_by_id(State(r): Shared, P(id): P<String>) -> Answer {
     let v = r.schema_by_id(parse_id(&id)?).await?;
     let mut out = json!({ "schema": v.schema });
     if v.schema_type() != types::SchemaType::Avro {
@@ -221,11 +242,11 @@ async fn schema_by_id(State(r): Shared, Path(id): Path<String>) -> Answer {
     ok(out)
 }
 
-async fn schema_text_by_id(State(r): Shared, Path(id): Path<String>) -> Answer {
+async fn schema_text_by_id(State(r): Shared, P(id): P<String>) -> Answer {
     raw(r.schema_by_id(parse_id(&id)?).await?.schema)
 }
 
-async fn id_versions(State(r): Shared, Path(id): Path<String>, Query(q): Params) -> Answer {
+async fn id_versions(State(r): Shared, P(id): P<String>, Q(q): Params) -> Answer {
     let pairs = r.id_versions(parse_id(&id)?, flag(&q, "deleted")).await?;
     ok(json!(pairs
         .iter()
@@ -233,7 +254,7 @@ async fn id_versions(State(r): Shared, Path(id): Path<String>, Query(q): Params)
         .collect::<Vec<_>>()))
 }
 
-async fn id_subjects(State(r): Shared, Path(id): Path<String>, Query(q): Params) -> Answer {
+async fn id_subjects(State(r): Shared, P(id): P<String>, Q(q): Params) -> Answer {
     let pairs = r.id_versions(parse_id(&id)?, flag(&q, "deleted")).await?;
     let mut subjects: Vec<String> = pairs.into_iter().map(|(s, _)| s).collect();
     subjects.dedup();
@@ -270,16 +291,16 @@ async fn delete_global_config(State(r): Shared) -> Answer {
     ok(r.delete_config(None).await?)
 }
 
-async fn get_config(State(r): Shared, Path(subject): Path<String>, Query(q): Params) -> Answer {
+async fn get_config(State(r): Shared, P(subject): P<String>, Q(q): Params) -> Answer {
     ok(r.get_config(Some(&subject), flag(&q, "defaultToGlobal"))
         .await?)
 }
 
-async fn put_config(State(r): Shared, Path(subject): Path<String>, b: Bytes) -> Answer {
+async fn put_config(State(r): Shared, P(subject): P<String>, b: Bytes) -> Answer {
     ok(r.set_config(Some(&subject), &level_of(&b)?).await?)
 }
 
-async fn delete_config(State(r): Shared, Path(subject): Path<String>) -> Answer {
+async fn delete_config(State(r): Shared, P(subject): P<String>) -> Answer {
     ok(r.delete_config(Some(&subject)).await?)
 }
 
@@ -287,35 +308,25 @@ async fn get_global_mode(State(r): Shared) -> Answer {
     ok(r.get_mode(None, true).await?)
 }
 
-async fn put_global_mode(State(r): Shared, Query(q): Params, b: Bytes) -> Answer {
+async fn put_global_mode(State(r): Shared, Q(q): Params, b: Bytes) -> Answer {
     ok(r.set_mode(None, &mode_of(&b)?, flag(&q, "force")).await?)
 }
 
-async fn get_mode(State(r): Shared, Path(subject): Path<String>, Query(q): Params) -> Answer {
+async fn get_mode(State(r): Shared, P(subject): P<String>, Q(q): Params) -> Answer {
     ok(r.get_mode(Some(&subject), flag(&q, "defaultToGlobal"))
         .await?)
 }
 
-async fn put_mode(
-    State(r): Shared,
-    Path(subject): Path<String>,
-    Query(q): Params,
-    b: Bytes,
-) -> Answer {
+async fn put_mode(State(r): Shared, P(subject): P<String>, Q(q): Params, b: Bytes) -> Answer {
     ok(r.set_mode(Some(&subject), &mode_of(&b)?, flag(&q, "force"))
         .await?)
 }
 
-async fn delete_mode(State(r): Shared, Path(subject): Path<String>) -> Answer {
+async fn delete_mode(State(r): Shared, P(subject): P<String>) -> Answer {
     ok(r.delete_mode(&subject).await?)
 }
 
-async fn compat_all(
-    State(r): Shared,
-    Path(subject): Path<String>,
-    Query(q): Params,
-    b: Bytes,
-) -> Answer {
+async fn compat_all(State(r): Shared, P(subject): P<String>, Q(q): Params, b: Bytes) -> Answer {
     let req: SchemaRequest = body(&b)?;
     ok(
         r.test_compatibility(&subject, None, req, flag(&q, "verbose"))
@@ -325,8 +336,8 @@ async fn compat_all(
 
 async fn compat_version(
     State(r): Shared,
-    Path((subject, version)): Path<(String, String)>,
-    Query(q): Params,
+    P((subject, version)): P<(String, String)>,
+    Q(q): Params,
     b: Bytes,
 ) -> Answer {
     let sel = VersionSel::parse(&version)?;
