@@ -130,7 +130,7 @@
         { label: "Version", cell: (v) => h("a", { href: "#", class: "version-link", dataset: { version: String(v.version) }, onclick: (e) => { e.preventDefault(); select(v.version); } }, `v${v.version}`) },
         { label: "Schema id", num: true, cell: (v) => h("span", { class: "mono" }, String(v.id)) },
         { label: "Type", cell: (v) => typeBadge(v.schemaType) },
-        { label: "References", num: true, cell: (v) => fmtInt(v.references) },
+        { label: "Refs", num: true, cell: (v) => fmtInt(v.references) },
       ], [...info.versions].reverse(), "No versions."));
       versionsBody.querySelectorAll("tbody tr").forEach((tr) => {
         tr.classList.toggle("selected", tr.querySelector(".version-link").dataset.version === String(state.v));
