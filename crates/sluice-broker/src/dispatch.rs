@@ -95,9 +95,9 @@ apis! {
     ConsumerGroupDescribe => 0..=1, handlers::consumer_group_describe::handle;
     AddPartitionsToTxn => 0..=5, handlers::add_partitions_to_txn::handle;
     AddOffsetsToTxn => 0..=4, handlers::add_offsets_to_txn::handle;
-    // EndTxn v5 and TxnOffsetCommit v5 mean transactions v2 (KIP-890), which Sluice lacks.
-    EndTxn => 0..=4, handlers::end_txn::handle;
-    TxnOffsetCommit => 0..=4, handlers::txn_offset_commit::handle;
+    // v5 of both is transactions v2 (KIP-890 part 2; see txn/tv2.rs).
+    EndTxn => 0..=5, handlers::end_txn::handle;
+    TxnOffsetCommit => 0..=5, handlers::txn_offset_commit::handle;
     DescribeTransactions => 0..=0, handlers::describe_transactions::handle;
     DescribeProducers => 0..=0, handlers::describe_producers::handle;
     // v2 adds a transactional-id regex filter (KIP-1152), not implemented.

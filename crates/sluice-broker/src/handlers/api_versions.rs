@@ -1,7 +1,13 @@
-//! ApiVersions: which APIs and versions this broker implements, derived from the dispatch table.
+//! ApiVersions: which APIs and versions this broker implements, derived from the dispatch table,
+//! and (v3+) the features it supports and has finalized. The only feature is
+//! `transaction.version`, finalized at 2 as a fresh Kafka 4.x cluster does: it is what tells the
+//! Java client to use transactions v2 (KIP-890 part 2, `txn/tv2.rs`).
 
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::protocol::StrBytes;
 
 use crate::dispatch::{Ctx, Outcome, SUPPORTED};
 use crate::error::{code, Code};
@@ -17,6 +23,27 @@ fn api_keys() -> Vec<ApiVersion> {
             v
         })
         .collect()
+}
+
+/// (name, min supported, max supported, finalized level).
+const FEATURES: [(&str, i16, i16, i16); 1] = [("transaction.version", 0, 2, 2)];
+/// The epoch of the finalized features: they never change on a running Sluice.
+const FINALIZED_FEATURES_EPOCH: i64 = 1;
+
+fn add_features(resp: &mut ApiVersionsResponse) {
+    for (name, min, max, level) in FEATURES {
+        let mut s = SupportedFeatureKey::default();
+        s.name = StrBytes::from_static_str(name);
+        s.min_version = min;
+        s.max_version = max;
+        resp.supported_features.push(s);
+        let mut f = FinalizedFeatureKey::default();
+        f.name = StrBytes::from_static_str(name);
+        f.min_version_level = level;
+        f.max_version_level = level;
+        resp.finalized_features.push(f);
+    }
+    resp.finalized_features_epoch = FINALIZED_FEATURES_EPOCH;
 }
 
 /// Kafka's rule for v3+ client software names and versions: alphanumerics, '-' and '.',
@@ -40,6 +67,9 @@ pub async fn handle(ctx: &Ctx, req: ApiVersionsRequest) -> Outcome<ApiVersionsRe
         return Outcome::Now(resp);
     }
     resp.api_keys = api_keys();
+    if ctx.api_version >= 3 {
+        add_features(&mut resp);
+    }
     Outcome::Now(resp)
 }
 

@@ -1,5 +1,6 @@
 //! EndTxn: commit or abort a producer's open transaction (the transaction coordinator writes the
-//! markers before answering).
+//! markers before answering). v5 is transactions v2: the epoch is bumped at every end and the
+//! answer carries the producer id and epoch to continue with.
 
 use futures::FutureExt;
 use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse};
@@ -25,16 +26,33 @@ pub async fn handle(ctx: &Ctx, req: EndTxnRequest) -> Outcome<EndTxnResponse> {
             let mut resp = EndTxnResponse::default();
             resp.producer_id = req.producer_id;
             resp.producer_epoch = req.producer_epoch;
-            let done = broker
-                .txns
-                .end_txn(
-                    &broker,
-                    &req.transactional_id.0,
-                    req.producer_id.0,
-                    req.producer_epoch,
-                    req.committed,
-                )
-                .await;
+            let done = if version >= 5 {
+                broker
+                    .txns
+                    .end_txn_v2(
+                        &broker,
+                        &req.transactional_id.0,
+                        req.producer_id.0,
+                        req.producer_epoch,
+                        req.committed,
+                    )
+                    .await
+                    .map(|(id, epoch)| {
+                        resp.producer_id = kafka_protocol::messages::ProducerId(id);
+                        resp.producer_epoch = epoch;
+                    })
+            } else {
+                broker
+                    .txns
+                    .end_txn(
+                        &broker,
+                        &req.transactional_id.0,
+                        req.producer_id.0,
+                        req.producer_epoch,
+                        req.committed,
+                    )
+                    .await
+            };
             if let Err(c) = done {
                 resp.error_code = fenced_before(version, 2, c).code();
             }

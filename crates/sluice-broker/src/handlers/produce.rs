@@ -34,14 +34,21 @@ fn partition_error(
 }
 
 /// Asks the transaction coordinator whether a transactional batch may be written here (the
-/// first batch speaks for the request: one producer writes a partition's batches).
+/// first batch speaks for the request: one producer writes a partition's batches). From v12
+/// (transactions v2) the produce itself adds the partition to the transaction.
 fn verify_transactional(
     broker: &crate::broker::Broker,
+    v: i16,
     topic: &str,
     partition: i32,
     records: &[u8],
 ) -> Result<(), Code> {
     match sluice_log::BatchHeader::parse(records) {
+        Ok(h) if h.is_transactional() && !h.is_control() && h.has_producer_id() && v >= 12 => {
+            broker
+                .txns
+                .add_from_produce(broker, h.producer_id, h.producer_epoch, topic, partition)
+        }
         Ok(h) if h.is_transactional() && !h.is_control() && h.has_producer_id() => broker
             .txns
             .verify_produce(h.producer_id, h.producer_epoch, topic, partition),
@@ -131,7 +138,7 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
                 continue;
             };
             // Transactional records only for a partition of the producer's open transaction.
-            if let Err(c) = verify_transactional(broker, &topic.name, pd.index, &records) {
+            if let Err(c) = verify_transactional(broker, v, &topic.name, pd.index, &records) {
                 tr.partition_responses
                     .push(partition_error(pd.index, c.code(), None, v));
                 continue;

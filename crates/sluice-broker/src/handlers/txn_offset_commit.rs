@@ -1,6 +1,7 @@
 //! TxnOffsetCommit: consumer offsets committed inside a transaction. They are checked against
 //! the group like OffsetCommit's and written as transactional records; the group sees them only
-//! when the transaction commits.
+//! when the transaction commits. From v5 (transactions v2) the group's partition joins the
+//! transaction here, without AddOffsetsToTxn.
 
 use futures::FutureExt;
 use kafka_protocol::messages::txn_offset_commit_response::{
@@ -70,10 +71,10 @@ pub async fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome<TxnOffset
             broker.txns.stage_offsets(
                 broker,
                 &req.transactional_id.0,
-                req.producer_id.0,
-                req.producer_epoch,
+                (req.producer_id.0, req.producer_epoch),
                 &group,
                 offsets,
+                ctx.api_version >= 5,
             )
         });
     let (shared, written) = match checked {
@@ -94,11 +95,15 @@ pub async fn handle(ctx: &Ctx, req: TxnOffsetCommitRequest) -> Outcome<TxnOffset
     }
     match written {
         // Durable mode: answer once the records are on disk, before any EndTxn can follow.
-        Some(p) if broker.config.durable => {
+        Some(written) if broker.config.durable => {
             let flusher = broker.flusher.clone();
             Outcome::Later(
                 async move {
-                    if flusher.flush(p).await.is_err() {
+                    let mut failed = false;
+                    for p in written {
+                        failed |= flusher.flush(p).await.is_err();
+                    }
+                    if failed {
                         for t in &mut resp.topics {
                             for pr in &mut t.partitions {
                                 if pr.error_code == NONE {

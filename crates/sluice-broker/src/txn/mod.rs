@@ -15,6 +15,9 @@
 //! TxnOffsetCommit offsets go to `__consumer_offsets` at once as transactional records of the
 //! producer ([`crate::group::txn_offsets`]); AddOffsetsToTxn puts the group's partition in the
 //! transaction, so the same markers decide them, after a crash too.
+//!
+//! Transactions v2 (KIP-890 part 2, [`tv2`]) for clients that use it: Produce v12+ and
+//! TxnOffsetCommit v5 add partitions implicitly, and EndTxn v5 bumps the epoch at every end.
 
 pub mod config;
 pub mod markers;
@@ -23,6 +26,7 @@ pub mod state;
 pub mod store;
 #[cfg(test)]
 mod tests;
+mod tv2;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,10 +48,10 @@ use store::TxnStore;
 pub struct TransactionCoordinator {
     pub config: TxnConfig,
     store: TxnStore,
-    txns: Mutex<HashMap<String, TxnMetadata>>,
+    pub(crate) txns: Mutex<HashMap<String, TxnMetadata>>,
     /// Transactional id by producer id, for the produce-path check. Changed only under the
     /// `txns` lock (taken first).
-    by_producer: Mutex<HashMap<i64, String>>,
+    pub(crate) by_producer: Mutex<HashMap<i64, String>>,
 }
 
 /// What InitProducerId must do after its first step.
@@ -58,7 +62,11 @@ enum InitStep {
 }
 
 /// The producer id and epoch of a request must be the transactional id's current ones.
-fn check_producer(m: &TxnMetadata, producer_id: i64, producer_epoch: i16) -> Result<(), Code> {
+pub(crate) fn check_producer(
+    m: &TxnMetadata,
+    producer_id: i64,
+    producer_epoch: i16,
+) -> Result<(), Code> {
     if m.producer_id != producer_id {
         return Err(Code::InvalidProducerIdMapping);
     }
@@ -111,7 +119,12 @@ impl TransactionCoordinator {
     }
 
     /// Records `m` as the state of `id` (under the caller's lock).
-    fn persist(&self, broker: &Broker, id: &str, m: &TxnMetadata) -> Result<Arc<Partition>, Code> {
+    pub(crate) fn persist(
+        &self,
+        broker: &Broker,
+        id: &str,
+        m: &TxnMetadata,
+    ) -> Result<Arc<Partition>, Code> {
         self.store.append(
             &broker.topics,
             broker.config.durable,
@@ -123,7 +136,7 @@ impl TransactionCoordinator {
     }
 
     /// In durable mode, waits until every partition written is fsynced.
-    async fn sync(broker: &Broker, partitions: Vec<Arc<Partition>>) -> Result<(), Code> {
+    pub(crate) async fn sync(broker: &Broker, partitions: Vec<Arc<Partition>>) -> Result<(), Code> {
         if !broker.config.durable {
             return Ok(());
         }
@@ -360,27 +373,39 @@ impl TransactionCoordinator {
     /// TxnOffsetCommit: writes offsets for `group` as part of the transaction; the group sees
     /// them when it commits. The group must have been added with AddOffsetsToTxn. Returns the
     /// partition written, to fsync in durable mode.
+    /// With `implicit_add` (TxnOffsetCommit v5, transactions v2) the group's partition joins
+    /// the transaction here instead of through AddOffsetsToTxn. Returns the partitions written.
     pub fn stage_offsets(
         &self,
         broker: &Broker,
         id: &str,
-        producer_id: i64,
-        producer_epoch: i16,
+        (producer_id, producer_epoch): (i64, i16),
         group: &str,
         offsets: Vec<((String, i32), Committed)>,
-    ) -> Result<Arc<Partition>, Code> {
+        implicit_add: bool,
+    ) -> Result<Vec<Arc<Partition>>, Code> {
         let index = broker.groups.offsets_partition(broker, group)?;
-        let txns = self.txns.lock();
-        let m = txns.get(id).ok_or(Code::InvalidProducerIdMapping)?;
+        let mut txns = self.txns.lock();
+        let m = txns.get_mut(id).ok_or(Code::InvalidProducerIdMapping)?;
         check_producer(m, producer_id, producer_epoch)?;
+        let mut written = Vec::new();
+        if implicit_add {
+            let partition = (OFFSETS_TOPIC.to_string(), index);
+            written.extend(self.add_locked(broker, id, m, &partition)?);
+        }
         let added = m.partitions.contains(&(OFFSETS_TOPIC.to_string(), index));
         if m.state != TxnState::Ongoing || !added {
             return Err(Code::InvalidTxnState);
         }
         // Under the transaction lock, so the records cannot follow this transaction's marker.
-        broker
-            .groups
-            .stage_txn_offsets(broker, producer_id, producer_epoch, group, offsets)
+        written.push(broker.groups.stage_txn_offsets(
+            broker,
+            producer_id,
+            producer_epoch,
+            group,
+            offsets,
+        )?);
+        Ok(written)
     }
 
     // ---- EndTxn ----
@@ -435,7 +460,7 @@ impl TransactionCoordinator {
 
     /// Second step of ending a transaction in a Prepare state: markers to every partition,
     /// offsets to the groups (on commit), then the Complete record.
-    async fn complete(&self, broker: &Broker, id: &str) -> Result<(), Code> {
+    pub(crate) async fn complete(&self, broker: &Broker, id: &str) -> Result<(), Code> {
         let written = {
             let mut txns = self.txns.lock();
             let Some(m) = txns.get_mut(id) else {
