@@ -581,11 +581,38 @@ def test_bad_input_gets_confluent_errors(sluice_module, rest, unique_topic):
     assert r.status_code == 200 and r.json()["error_code"] == 200, r.text
 
 
-def test_idle_consumer_instances_expire(sluice_factory):
-    broker = sluice_factory(settings={"consumer.instance.timeout.ms": 1000})
+def test_instance_expiry_and_cors_settings(sluice_factory, sluice_module, unique_topic):
+    """Confluent's consumer.instance.timeout.ms and access.control.allow.origin settings."""
+    broker = sluice_factory(settings={"consumer.instance.timeout.ms": 1000,
+                                      "access.control.allow.origin": "http://app.example"})
     rest = Rest(broker)
     base = rest.consumer("expiring", name="idle")
     assert rest.s.get(f"{base}/subscription", timeout=HTTP_TIMEOUT).status_code == 200
+
+    # A browser page from the allowed origin may call the proxy; other origins are not told so.
+    topic = unique_topic("rp-cors")
+    create_topic(broker.bootstrap, topic, 1)
+    url = rest.records_url(topic)
+    pre = rest.s.options(url, headers={"Origin": "http://app.example",
+                                       "Access-Control-Request-Method": "POST",
+                                       "Access-Control-Request-Headers": "content-type"},
+                         timeout=HTTP_TIMEOUT)
+    assert pre.status_code == 204, pre.text
+    assert pre.headers["Access-Control-Allow-Origin"] == "http://app.example"
+    assert "POST" in pre.headers["Access-Control-Allow-Methods"]
+    assert "content-type" in pre.headers["Access-Control-Allow-Headers"]
+    r = rest.s.post(url, json={"value": {"type": "STRING", "data": "from a browser"}},
+                    headers={"Origin": "http://app.example"}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == "http://app.example"
+    r = rest.s.post(url, json={"value": {"type": "STRING", "data": "x"}},
+                    headers={"Origin": "http://evil.example"}, timeout=HTTP_TIMEOUT)
+    assert "Access-Control-Allow-Origin" not in r.headers
+    # Off by default.
+    other = Rest(sluice_module)
+    r = other.s.get(f"{other.url}/v3/clusters", headers={"Origin": "http://app.example"},
+                    timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers
+
     # Every request to the instance would reset its idle clock, so watch the broker's log.
     wait_until(lambda: "REST consumer instance expired" in broker.log_text(), 10,
                "the idle instance to expire", interval=0.2)

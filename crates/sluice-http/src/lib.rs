@@ -44,7 +44,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .merge(metrics::routes())
         .merge(admin::routes())
         .merge(browse::routes())
-        .merge(rest_proxy::routes())
+        .merge(rest_proxy::routes(&state))
         .merge(schemas::routes())
         .merge(console::routes())
         .with_state(state)

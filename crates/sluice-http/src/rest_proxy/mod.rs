@@ -16,6 +16,7 @@
 
 mod clusters;
 mod consumers;
+mod cors;
 mod instance;
 mod payload;
 mod produce;
@@ -111,13 +112,18 @@ fn bootstrap(state: &AppState) -> String {
     format!("{host}:{port}")
 }
 
-pub fn routes() -> Router<AppState> {
+/// The proxy's routes; `state` supplies the settings (CORS) they are built with.
+pub fn routes(state: &AppState) -> Router<AppState> {
     let proxy = Arc::new(RestProxy::new());
     Router::new()
         .merge(clusters::routes())
         .merge(produce::routes())
         .merge(produce_v2::routes())
         .merge(consumers::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            cors::Cors::from_settings(state),
+            cors::layer,
+        ))
         .layer(Extension(proxy))
 }
 
