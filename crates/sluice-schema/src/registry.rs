@@ -94,6 +94,7 @@ impl Registry {
     /// Opens the registry, replaying `_schemas` into memory.
     pub fn open(broker: Arc<Broker>) -> Registry {
         let store = Store::new(broker);
+        store.check_topic();
         let mut state = State::default();
         let broken = match store.load() {
             Ok(records) => {

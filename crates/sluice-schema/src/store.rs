@@ -198,6 +198,24 @@ impl Store {
             .map_err(StoreError::Flush)
     }
 
+    /// Warns when `_schemas` exists but is not compacted (e.g. auto-created by a consumer before
+    /// the first registration): time-based retention would then delete schemas, as Confluent's
+    /// registry warns by refusing to start.
+    pub fn check_topic(&self) {
+        if let Some(topic) = self.broker.topics.get(SCHEMAS_TOPIC) {
+            let compacted = topic
+                .configs
+                .get("cleanup.policy")
+                .is_some_and(|p| p.contains("compact"));
+            if !compacted {
+                tracing::error!(
+                    "{SCHEMAS_TOPIC} is not compacted (cleanup.policy); retention may delete \
+                     registered schemas; set cleanup.policy=compact on it"
+                );
+            }
+        }
+    }
+
     /// Every record of `_schemas` in log order, for replay at start-up. Records whose key is not
     /// one we understand are skipped with a warning (another registry's key types).
     pub fn load(&self) -> std::io::Result<Vec<(Key, Option<Bytes>)>> {
