@@ -314,6 +314,15 @@ def test_config_and_mode_endpoints(http):
              {"schema": record("Other", [{"name": "y", "type": "int"}]), "id": 90001},
              status=422, code=42205)
     http.ok("DELETE", f"/mode/{imp}")
+    # Global modes: IMPORT needs an empty registry; READONLY stops every subject's writes.
+    http.err("PUT", "/mode", {"mode": "IMPORT"}, status=422, code=42205)
+    assert http.ok("PUT", "/mode", {"mode": "READONLY"}) == {"mode": "READONLY"}
+    try:
+        http.err("POST", f"/subjects/{subject('ro')}/versions", {"schema": USER_V1},
+                 status=422, code=42205)
+        assert http.ok("GET", f"/mode/{s}", defaultToGlobal="true") == {"mode": "READONLY"}
+    finally:
+        assert http.ok("PUT", "/mode", {"mode": "READWRITE"}) == {"mode": "READWRITE"}
     # Deleting a subject drops its own compatibility level too.
     http.ok("PUT", f"/config/{s}", {"compatibility": "NONE"})
     assert http.ok("DELETE", f"/subjects/{s}") == [1]
