@@ -525,6 +525,14 @@ impl Registry {
         Ok(json!(state.referenced_by(subject, v.version)))
     }
 
+    /// A record of the highest id handed out (see `State::apply`), written with permanent deletes.
+    fn max_id_marker(state: &State) -> Change {
+        (
+            Key::Noop { magic: 0 },
+            Some(json!({ "maxId": state.max_id })),
+        )
+    }
+
     fn reference_error(subject: &str, version: i32) -> RegistryError {
         RegistryError::ReferenceExists(format!(
             "One or more references exist to the schema {{magic=1,keytype=SCHEMA,subject={subject},version={version}}}."
@@ -582,6 +590,10 @@ impl Registry {
             version: v.version,
             magic: 1,
         };
+        let mut changes = Vec::new();
+        if permanent {
+            changes.push(Self::max_id_marker(&state));
+        }
         let value = if permanent {
             None
         } else {
@@ -589,7 +601,8 @@ impl Registry {
             d.deleted = true;
             Some(serde_json::to_value(&d).map_err(|e| RegistryError::Store(e.to_string()))?)
         };
-        self.commit(&mut state, vec![(key, value)]).await?;
+        changes.push((key, value));
+        self.commit(&mut state, changes).await?;
         Ok(json!(v.version))
     }
 
@@ -625,6 +638,7 @@ impl Registry {
         let mut changes = Vec::new();
         let deleted: Vec<i32>;
         if permanent {
+            changes.push(Self::max_id_marker(&state));
             deleted = versions.iter().map(|v| v.version).collect();
             for v in &versions {
                 changes.push((

@@ -70,8 +70,18 @@ impl State {
                     },
                 }
             }
-            // The per-version records carry the deletion; these are informational.
-            Key::DeleteSubject { .. } | Key::Noop { .. } => {}
+            // The highest id handed out, written when a permanent delete removes schema records,
+            // so compaction of their tombstones can never make an id reusable.
+            Key::Noop { .. } => {
+                let max = value
+                    .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+                    .and_then(|v| v.get("maxId").and_then(serde_json::Value::as_i64));
+                if let Some(max) = max.and_then(|m| i32::try_from(m).ok()) {
+                    self.max_id = self.max_id.max(max);
+                }
+            }
+            // The per-version records carry the deletion; this one is informational.
+            Key::DeleteSubject { .. } => {}
         }
     }
 
