@@ -231,3 +231,57 @@ impl State {
         ids
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_key(subject: &str, version: i32) -> Key {
+        Key::Schema {
+            subject: subject.into(),
+            version,
+            magic: 1,
+        }
+    }
+
+    #[test]
+    fn replay_keeps_ids_unique_across_deletes_and_compaction() {
+        let mut state = State::default();
+        let value = br#"{"subject":"s","version":1,"id":5,"schema":"\"int\"","deleted":false}"#;
+        state.apply(&schema_key("s", 1), Some(value));
+        assert_eq!(state.max_id, 5);
+        assert!(state.ids.contains_key(&5));
+        state.apply(&schema_key("s", 1), None);
+        assert!(state.subjects.is_empty() && state.ids.is_empty() && state.by_identity.is_empty());
+        // After compaction only the marker is left of that history.
+        let mut compacted = State::default();
+        compacted.apply(&Key::Noop { magic: 0 }, Some(br#"{"maxId":5}"#));
+        assert_eq!(compacted.max_id, 5);
+        // Unreadable values are skipped, not fatal.
+        compacted.apply(&schema_key("t", 1), Some(b"not json"));
+        compacted.apply(&Key::Noop { magic: 0 }, Some(b"{"));
+        assert_eq!(compacted.max_id, 5);
+        assert!(compacted.subjects.is_empty());
+    }
+
+    #[test]
+    fn keys_use_confluents_layout() {
+        let key = serde_json::to_string(&schema_key("s", 3)).unwrap();
+        assert_eq!(
+            key,
+            r#"{"keytype":"SCHEMA","subject":"s","version":3,"magic":1}"#
+        );
+        let config = Key::Config {
+            subject: None,
+            magic: 0,
+        };
+        assert_eq!(
+            serde_json::to_string(&config).unwrap(),
+            r#"{"keytype":"CONFIG","subject":null,"magic":0}"#
+        );
+        let parsed: Key =
+            serde_json::from_str(r#"{"keytype":"DELETE_SUBJECT","subject":"x","magic":0}"#)
+                .unwrap();
+        assert!(matches!(parsed, Key::DeleteSubject { .. }));
+    }
+}
