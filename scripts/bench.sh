@@ -18,7 +18,12 @@
 #   RUNS (3)          runs per system and scenario
 #   DURATION (8)      measured seconds per run;  WARMUP (3) seconds before that, not measured
 #   SYSTEMS           "null sluice kafka"
-#   SCENARIOS         "headline headline-unpinned small large durable consume e2e profile"
+#   SCENARIOS         "headline headline-unpinned small large partitions-1 partitions-60 durable fio
+#                     peers consume e2e profile"
+#                     fio: fdatasync baseline at durable Sluice's flush size and parallelism (needs fio
+#                     and the durable scenario's results); peers: Redis Streams (appendfsync always and
+#                     everysec, redis-benchmark XADD), NATS JetStream (`nats bench`, .cache/bin/nats)
+#                     and Tansu (.cache/tansu/bin/tansu) when installed
 #   CONSUME_MB (2048) data written, then read back, by the consume (catch-up) scenario
 #   E2E_PEAK          msgs/s the end-to-end rates are fractions of (default: the slowest real
 #                     system's median end-to-end peak, measured first)
@@ -28,6 +33,7 @@
 #   BROKER_CPU (1), CLIENT_CPU (0)
 #   OUT (docs/benchmarks.md), RESULTS (target/bench/<timestamp>)
 #   NO_BUILD=1        use the existing release binaries
+#   RELEASE_DIR       where sluice, sluice-bench and null-broker are (target/release)
 #   REPORT_ONLY=1     run nothing: write $OUT from the results already in $RESULTS
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,13 +64,14 @@ DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-3}
 BROKER_WARMUP=${BROKER_WARMUP:-6}
 SYSTEMS=${SYSTEMS:-"null sluice kafka"}
-SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large durable consume e2e profile"}
+SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large partitions-1 partitions-60 durable fio peers consume e2e profile"}
 CONSUME_MB=${CONSUME_MB:-2048}
 BROKER_CPU=${BROKER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 OUT=${OUT:-docs/benchmarks.md}
 RESULTS=${RESULTS:-target/bench/$(date +%Y%m%d-%H%M%S)}
-RELEASE=$REPO/target/release
+# A copy of the binaries keeps a long run safe from rebuilds in a shared target directory.
+RELEASE=${RELEASE_DIR:-$REPO/target/release}
 KAFKA_HOME=${SLUICE_CACHE_DIR:-$REPO/.cache}/kafka
 
 note() { echo "bench.sh: $*" >&2; }
@@ -154,7 +161,9 @@ start_broker() { # start_broker <system> <pinned> <durable> <retain-mb>
             BROKER_PID=$! ;;
         sluice)
             local args=(serve --data-dir "$BROKER_DIR/data" --listeners "PLAINTEXT://127.0.0.1:$PORT"
-                --advertised-listeners "PLAINTEXT://127.0.0.1:$PORT")
+                --advertised-listeners "PLAINTEXT://127.0.0.1:$PORT"
+                # Only the Kafka listener: the HTTP and schema-registry ones are not measured.
+                --set http.listeners= --set schema.registry.listeners=)
             [[ $durable == 1 ]] && args+=(--durable)
             "${pin[@]}" "$RELEASE/sluice" "${args[@]}" > "$BROKER_DIR/log" 2>&1 &
             BROKER_PID=$! ;;
@@ -219,11 +228,20 @@ run_scenario() {
             if ! start_broker "$system" "$pinned" "$durable" "$retain"; then
                 FAILURES=$((FAILURES + 1)); stop_broker; continue
             fi
+            cut -d' ' -f1-3 /proc/loadavg > "$base.load"
             # Idle RSS: the fresh broker before any load.
             awk '/^VmRSS:/ {print $2}' "/proc/$BROKER_PID/status" > "$base.idle-rss-kb" 2>/dev/null || true
             if ! warm_up "$base" "${client[@]}"; then
                 note "$name: $system warm-up FAILED"; tail -n 20 "$base.warmup.txt" >&2
                 FAILURES=$((FAILURES + 1)); stop_broker; continue
+            fi
+            local counter=""
+            if [[ $name == durable && $system == sluice ]] && command -v perf > /dev/null; then
+                # fdatasync calls inside the measured window: bytes per sync is the flush size the
+                # fio baseline then uses.
+                (sleep "$WARMUP"; perf stat -x, -e syscalls:sys_enter_fdatasync -p "$BROKER_PID" \
+                    -o "$base.fdatasyncs" -- sleep "$DURATION" > /dev/null 2>&1) &
+                counter=$!
             fi
             if ! timeout $((DURATION * 10 + 600)) "${client[@]}" "$RELEASE/sluice-bench" "$@" \
                     --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" --json "$base.json" \
@@ -231,6 +249,7 @@ run_scenario() {
                 note "$name: $system run $run FAILED"; tail -n 20 "$base.txt" >&2
                 FAILURES=$((FAILURES + 1))
             fi
+            [[ -n $counter ]] && wait "$counter"
             cp "$BROKER_DIR/log" "$base.broker.log" 2>/dev/null || true
             stop_broker
         done
@@ -254,9 +273,101 @@ fi
 if has_scenario large; then
     run_scenario large 1 0 0 "$ALL" -- produce --message-size 16384 --partitions 6 --acks 1 "${TIMED[@]}"
 fi
+for n in 1 60; do
+    if has_scenario "partitions-$n"; then
+        run_scenario "partitions-$n" 1 0 0 "$ALL" -- produce --message-size 1024 --partitions "$n" --acks 1 "${TIMED[@]}"
+    fi
+done
 if has_scenario durable; then
     # The null broker has nothing to make durable; it stays out of this one.
     run_scenario durable 1 1 0 "$REAL" -- produce --message-size 1024 --partitions 6 --acks all "${TIMED[@]}"
+fi
+if has_scenario fio; then
+    if ! command -v fio > /dev/null; then
+        note "fio: not installed (apt-get install fio); skipped"
+    else
+        # Durable Sluice's flush size: message bytes acknowledged per fdatasync in the measured
+        # window (median over the sluice durable runs), rounded to whole 4 KiB pages; the
+        # parallelism is the partition count (the flusher syncs the partitions in parallel).
+        flush=$(python3 - "$RESULTS/durable" "$DURATION" <<'PY'
+import json, re, pathlib, statistics, sys
+d, duration = pathlib.Path(sys.argv[1]), float(sys.argv[2])
+sizes = []
+for p in d.glob("sluice-*.fdatasyncs"):
+    n = 0
+    for line in p.read_text().splitlines():
+        f = line.split(",")
+        if len(f) > 2 and "fdatasync" in line and f[0].strip().isdigit():
+            n = int(f[0])
+    j = p.with_name(p.name.replace(".fdatasyncs", ".json"))
+    if n and j.exists():
+        sizes.append(json.loads(j.read_text())["throughput"]["mb_per_s"] * 1e6 * duration / n)
+print(max(4096, round(statistics.median(sizes) / 4096) * 4096) if sizes else 65536)
+PY
+)
+        mkdir -p "$RESULTS/fio"
+        printf '%s\n' "$flush" > "$RESULTS/fio/flush-bytes"
+        for run in $(seq 1 "$RUNS"); do
+            note "fio: fdatasync baseline run $run/$RUNS (bs $flush, 6 jobs)"
+            dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-fio.XXXXXX")
+            taskset -c "$BROKER_CPU" fio --name=durable --directory="$dir" --rw=write --ioengine=sync \
+                --bs="$flush" --fdatasync=1 --numjobs=6 --size=256M --time_based --runtime="$DURATION" \
+                --group_reporting --output-format=json > "$RESULTS/fio/run-$run.json" 2> "$RESULTS/fio/run-$run.err" \
+                || { note "fio run $run failed"; FAILURES=$((FAILURES + 1)); }
+            cut -d' ' -f1-3 /proc/loadavg > "$RESULTS/fio/run-$run.load"
+            rm -rf "$dir"
+        done
+    fi
+fi
+
+# run_peer <name> <run>: one durable-produce run against a non-Kafka peer, results as a small JSON.
+run_peer() {
+    local peer=$1 run=$2 port dir out=$RESULTS/peers/$1-$2
+    port=$(free_port)
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-peer.XXXXXX")
+    cut -d' ' -f1-3 /proc/loadavg > "$out.load"
+    case $peer in
+        redis-always|redis-everysec)
+            # Redis Streams: XADD to 6 streams (like 6 partitions) from 6 connections, 16 commands
+            # pipelined per connection (a Kafka producer batches too); AOF on, fsync per policy.
+            taskset -c "$BROKER_CPU" redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
+                --appendonly yes --appendfsync "${peer#redis-}" > "$out.server.log" 2>&1 &
+            local pid=$! deadline=$((SECONDS + 30))
+            until redis-cli -p "$port" ping > /dev/null 2>&1 || ((SECONDS > deadline)); do sleep 0.1; done
+            local n
+            [[ $peer == redis-everysec ]] && n=$((DURATION * 40000)) || n=$((DURATION * 10000))
+            local value
+            value=$(python3 -c 'print("x" * 1024)')
+            taskset -c "$CLIENT_CPU" redis-benchmark -p "$port" -c 6 -P 16 -n "$n" -r 6 --csv \
+                XADD 's:__rand_int__' '*' v "$value" > "$out.csv" 2> "$out.err" || FAILURES=$((FAILURES + 1))
+            redis-cli -p "$port" shutdown nosave > /dev/null 2>&1 || kill "$pid"
+            wait "$pid" 2> /dev/null || true ;;
+        nats-js)
+            # NATS JetStream, file storage, one replica: 6 async publishers (batches of 100 in
+            # flight, natscli's default), each publish acknowledged by the stream.
+            taskset -c "$BROKER_CPU" nats-server -js -sd "$dir" -a 127.0.0.1 -p "$port" > "$out.server.log" 2>&1 &
+            local pid=$! deadline=$((SECONDS + 30))
+            until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || ((SECONDS > deadline)); do sleep 0.1; done
+            taskset -c "$CLIENT_CPU" "$NATS" bench sluice.bench --js --purge --pub 6 --size 1024 \
+                --msgs $((DURATION * 15000)) --no-progress --server "nats://127.0.0.1:$port" \
+                > "$out.txt" 2>&1 || FAILURES=$((FAILURES + 1))
+            kill "$pid"; wait "$pid" 2> /dev/null || true ;;
+    esac
+    rm -rf "$dir"
+}
+NATS=${NATS:-$REPO/.cache/bin/nats}
+if has_scenario peers; then
+    mkdir -p "$RESULTS/peers"
+    peers=()
+    command -v redis-server > /dev/null && command -v redis-benchmark > /dev/null && peers+=(redis-always redis-everysec)
+    command -v nats-server > /dev/null && [[ -x $NATS ]] && peers+=(nats-js)
+    ((${#peers[@]} > 0)) || note "peers: neither redis-server nor nats-server + nats found; skipped"
+    for run in $(seq 1 "$RUNS"); do
+        for peer in "${peers[@]}"; do
+            note "peers: $peer run $run/$RUNS"
+            run_peer "$peer" "$run"
+        done
+    done
 fi
 if has_scenario consume; then
     messages=$((CONSUME_MB * 1024))
@@ -331,7 +442,7 @@ fi
 
 note "writing $OUT"
 BROKER_WARMUP_S=$BROKER_WARMUP python3 - "$RESULTS" "$OUT" "$COMMAND" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CPU" "$CLIENT_CPU" "$QUICK" <<'PY'
-import json, os, pathlib, platform, statistics, subprocess, sys, datetime
+import json, os, pathlib, platform, re, statistics, subprocess, sys, datetime
 
 results, out, command, runs, duration, warmup, broker_cpu, client_cpu, quick = sys.argv[1:]
 results = pathlib.Path(results)
@@ -427,6 +538,11 @@ w("  `median (min–max)` over the runs. Broker CPU is utime+stime of the broker
 w("  measured window per GB moved; peak RSS is VmHWM, reset at the start of the window.")
 w("")
 
+def loads(scenario, system):
+    """The 1-minute load average when each run started (the machine is shared)."""
+    xs = [p.read_text().split()[0] for p in sorted((results / scenario).glob(f"{system}-*.load"))]
+    return ", ".join(xs) if xs else "–"
+
 def throughput_table(title, scenario, note=None, latency=True):
     by = load(scenario)
     if not by:
@@ -444,7 +560,7 @@ def throughput_table(title, scenario, note=None, latency=True):
     cols = ["system", "MB/s", "msgs/s (k)"]
     if latency:
         cols += ["ack p50 ms", "ack p99 ms", "ack p99.9 ms"]
-    cols += ["broker CPU s/GB", "peak RSS MB", "vs null", "vs Kafka"]
+    cols += ["broker CPU s/GB", "peak RSS MB", "vs null", "vs Kafka", "load avg per run"]
     w("| " + " | ".join(cols) + " |")
     w("|" + "---|" * len(cols))
     null_mb = med(by.get("null", []), "throughput.mb_per_s")
@@ -461,7 +577,8 @@ def throughput_table(title, scenario, note=None, latency=True):
             row += [fmt(stat(rs, "produce_latency.p50_ms"), 2), fmt(stat(rs, "produce_latency.p99_ms"), 2),
                     fmt(stat(rs, "produce_latency.p999_ms"), 2)]
         row += [fmt(stat(rs, "broker.cpu_seconds_per_gb"), 2), fmt(stat(rs, "broker.peak_rss_mb"), 0),
-                ratio(mb, null_mb) if s != "null" else "1", ratio(mb, kafka_mb) if s != "kafka" else "1"]
+                ratio(mb, null_mb) if s != "null" else "1", ratio(mb, kafka_mb) if s != "kafka" else "1",
+                loads(scenario, s)]
         w("| " + " | ".join(row) + " |")
     bad = [f"{s}: {sum(1 for r in rs if not get(r, 'messages.all_accounted'))} run(s)"
            for s, rs in by.items() if any(not get(r, "messages.all_accounted") for r in rs)]
@@ -478,9 +595,118 @@ throughput_table("Headline, unpinned (second view)", "headline-unpinned",
                  "Broker and load generator share both cores as the scheduler likes.")
 throughput_table("Produce 100 B messages", "small")
 throughput_table("Produce 16 KiB messages", "large")
+throughput_table("Produce to 1 partition", "partitions-1")
+throughput_table("Produce to 60 partitions", "partitions-60")
 throughput_table("Durable produce: fsync before ack, acks=all", "durable",
                  "Sluice `--durable` (group commit across partitions) against Kafka with "
                  "`log.flush.interval.messages=1`. The null broker has nothing to sync and stays out.")
+def pct(d, key):
+    return d.get("percentile", {}).get(key)
+
+fio_runs = []
+for f in sorted((results / "fio").glob("run-*.json")):
+    try:
+        j = json.loads(f.read_text())
+        job = j["jobs"][0]
+        sync = job.get("sync", {}).get("lat_ns", {})
+        load_f = f.with_suffix(".load")
+        fio_runs.append({"mb": job["write"]["bw_bytes"] / 1e6,
+                         "p50": (pct(sync, "50.000000") or 0) / 1e6, "p99": (pct(sync, "99.000000") or 0) / 1e6,
+                         "iops": job["write"]["iops"],
+                         "load": load_f.read_text().split()[0] if load_f.exists() else "?"})
+    except (ValueError, KeyError, IndexError):
+        pass
+
+def mm(xs, nd=1):
+    if not xs:
+        return "–"
+    return f"{statistics.median(xs):.{nd}f} ({min(xs):.{nd}f}–{max(xs):.{nd}f})"
+
+if fio_runs:
+    flush = int((results / "fio" / "flush-bytes").read_text().strip())
+    d = load("durable")
+    s_mb = med(d.get("sluice", []), "throughput.mb_per_s")
+    s_p99 = med(d.get("sluice", []), "produce_latency.p99_ms")
+    f_mb = statistics.median(r["mb"] for r in fio_runs)
+    f_p99 = statistics.median(r["p99"] for r in fio_runs)
+    w("## The fdatasync baseline (fio)")
+    w("")
+    w(f"What the disk gives when nothing but appends and fdatasync run: `fio --rw=write --ioengine=sync "
+      f"--fdatasync=1 --bs={flush} --numjobs=6` for {duration} s on the data directory's file system, "
+      "pinned like a broker. The block size is durable Sluice's own flush size: the message bytes it "
+      "acknowledged per fdatasync call in the measured window (`perf stat -e syscalls:sys_enter_fdatasync` "
+      "on the broker, median over its durable runs, rounded to 4 KiB), and six jobs are its six "
+      "partitions synced in parallel by the group commit.")
+    w("")
+    w("| | MB/s | fdatasync (or ack) p50 ms | p99 ms | load avg (1 min) |")
+    w("|---|---|---|---|---|")
+    w(f"| fio, {flush // 1024} KiB per fdatasync, 6 jobs | {mm([r['mb'] for r in fio_runs])} | "
+      f"{mm([r['p50'] for r in fio_runs], 2)} | {mm([r['p99'] for r in fio_runs], 2)} | "
+      f"{', '.join(r['load'] for r in fio_runs)} |")
+    if s_mb:
+        w(f"| Sluice `--durable` (table above) | {fmt(stat(d['sluice'], 'throughput.mb_per_s'))} | "
+          f"{fmt(stat(d['sluice'], 'produce_latency.p50_ms'), 2)} | {fmt(stat(d['sluice'], 'produce_latency.p99_ms'), 2)} | |")
+        w("")
+        w(f"Durable Sluice moves **{s_mb / f_mb:.2f}×** the bytes of the bare fdatasync loop, and its ack "
+          f"p99 is **{s_p99 / f_p99:.0f}×** the fdatasync p99 ({s_p99:.1f} vs {f_p99:.2f} ms): an ack waits for "
+          "librdkafka's queue and the batch ahead of it, not only for one sync.")
+    w("")
+
+peer_rows = {}
+for f in sorted((results / "peers").glob("*-*.load")):
+    peer, run = f.stem.rsplit("-", 1)
+    base = f.with_suffix("")
+    row = None
+    csvf, txtf = pathlib.Path(f"{base}.csv"), pathlib.Path(f"{base}.txt")
+    if csvf.exists():
+        last = [l for l in csvf.read_text().splitlines() if l.startswith('"XADD')]
+        if last:
+            cells = [c.strip('"') for c in last[-1].rsplit(",", 7)]
+            rps = float(cells[1])
+            row = {"msgs": rps, "mb": rps * 1024 / 1e6, "p50": float(cells[4]), "p99": float(cells[6])}
+    elif txtf.exists():
+        m = re.search(r"Pub stats: ([\d,]+) msgs/sec", txtf.read_text())
+        if m:
+            rate = float(m.group(1).replace(",", ""))
+            row = {"msgs": rate, "mb": rate * 1024 / 1e6, "p50": None, "p99": None}
+    if row:
+        row["load"] = f.read_text().split()[0]
+        peer_rows.setdefault(peer, []).append(row)
+
+if peer_rows:
+    w("## Other durable-produce peers: Redis Streams and NATS JetStream")
+    w("")
+    w("Not Kafka-protocol systems, so `sluice-bench` cannot drive them; each runs with its own load tool, "
+      "1 KiB values, six producers, pinned like the brokers above, fresh data directory per run. Their "
+      "latency columns are per request as their tools measure it (not comparable in detail with librdkafka's ack latency).")
+    w("")
+    w("- **Redis 7.0 Streams** (Debian `redis-server`): AOF on; `appendfsync always` syncs before it answers a "
+      "command batch (its durable mode), `everysec` once a second (acknowledged writes of the last second can be lost). "
+      "Load: `redis-benchmark -c 6 -P 16 -r 6 XADD s:__rand_int__ * v <1 KiB>` (six streams, six connections, 16 "
+      "commands pipelined per connection).")
+    w("- **NATS 2.9 JetStream** (Debian `nats-server -js`), file storage, one replica. JetStream acknowledges a "
+      "publish once the stream has stored it in its file store, without an fsync per message (2.9 has no "
+      "`sync_always`), so it sits between Sluice's default and `--durable`. Load: `nats bench --js --pub 6 --size 1024` "
+      "(natscli, async publishes in batches of 100); natscli reports throughput only.")
+    w("")
+    w("| system | MB/s | msgs/s (k) | p50 ms | p99 ms | load avg (1 min) per run |")
+    w("|---|---|---|---|---|---|")
+    names = {"redis-always": "Redis Streams, appendfsync always", "redis-everysec": "Redis Streams, appendfsync everysec",
+             "nats-js": "NATS JetStream (file store)"}
+    for peer in ("redis-always", "redis-everysec", "nats-js"):
+        rs = peer_rows.get(peer)
+        if not rs:
+            continue
+        lat = lambda k: mm([r[k] for r in rs if r[k] is not None], 2)
+        w(f"| {names[peer]} | {mm([r['mb'] for r in rs])} | {mm([r['msgs'] / 1e3 for r in rs])} | {lat('p50')} | "
+          f"{lat('p99')} | {', '.join(r['load'] for r in rs)} |")
+    d = load("durable")
+    if d.get("sluice"):
+        w(f"| Sluice `--durable` (acks=all) | {fmt(stat(d['sluice'], 'throughput.mb_per_s'))} | "
+          f"{fmt(tuple(x / 1e3 for x in stat(d['sluice'], 'throughput.msgs_per_s')[:3]) + (0,))} | "
+          f"{fmt(stat(d['sluice'], 'produce_latency.p50_ms'), 2)} | {fmt(stat(d['sluice'], 'produce_latency.p99_ms'), 2)} | |")
+    w("")
+
 throughput_table("Consume catch-up", "consume",
                  "The topic is filled first (not measured), then read from the start by one consumer; "
                  "MB/s is the read rate and broker CPU is per GB read.", latency=False)
@@ -614,7 +840,6 @@ if spreads:
     w(f"In this run the throughput spread (max−min)/median was {typical:.0f} % typically and "
       f"{worst[2]:.0f} % at worst ({NAMES[worst[1]]}, {worst[0]}).")
 w("")
-import re
 sym = results / "profile" / "symbols.txt"
 if sym.exists():
     rows = []
@@ -662,11 +887,72 @@ w("  for Fetch (0, the default, keeps nothing).")
 w("- CI runs each workload for about two seconds against both brokers")
 w("  (`cargo test -p sluice-bench --test smoke`); it checks the tools work, not the figures.")
 w("")
-w("## Not covered yet")
-w("")
-w("Tansu, Redis Streams and NATS JetStream as further peers; `fio` fdatasync as the durable baseline;")
-w("1 and 60 partitions; a plot (and a flame graph rather than the profile table).")
-w("")
+# The plot: median MB/s per scenario and system with min–max bars.
+plot = pathlib.Path(out).parent / "bench" / "medians.png"
+venv_python = pathlib.Path(os.environ.get("BENCH_VENV", ".cache/bench-venv")) / "bin" / "python"
+series = {}
+for scen, label in [("headline", "headline\n1 KiB x6"), ("partitions-1", "1 KiB x1"), ("partitions-60", "1 KiB x60"),
+                    ("small", "100 B x6"), ("large", "16 KiB x6"), ("durable", "durable\nacks=all"),
+                    ("consume", "consume\ncatch-up")]:
+    for s, rs in load(scen).items():
+        st = stat(rs, "throughput.mb_per_s")
+        if st:
+            series.setdefault(NAMES[s], []).append((label, st[0], st[1], st[2]))
+for peer, rs in peer_rows.items():
+    xs = [r["mb"] for r in rs]
+    series.setdefault({"redis-always": "Redis (always)", "redis-everysec": "Redis (everysec)",
+                       "nats-js": "NATS JetStream"}[peer], []).append(
+        ("durable\nacks=all", statistics.median(xs), min(xs), max(xs)))
+if fio_runs:
+    xs = [r["mb"] for r in fio_runs]
+    series.setdefault("fio fdatasync", []).append(("durable\nacks=all", statistics.median(xs), min(xs), max(xs)))
+if series and venv_python.exists():
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    script = """
+import json, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+series, out = json.loads(sys.argv[1]), sys.argv[2]
+labels = []
+for rows in series.values():
+    for r in rows:
+        if r[0] not in labels:
+            labels.append(r[0])
+width = 0.8 / max(1, len(series))
+fig, ax = plt.subplots(figsize=(12, 5))
+for i, (name, rows) in enumerate(series.items()):
+    xs = [labels.index(r[0]) + i * width for r in rows]
+    ax.bar(xs, [r[1] for r in rows], width, label=name,
+           yerr=[[r[1] - r[2] for r in rows], [r[3] - r[1] for r in rows]], capsize=2)
+ax.set_xticks([j + width * (len(series) - 1) / 2 for j in range(len(labels))], labels)
+ax.set_ylabel("MB/s (median, min-max bars)")
+ax.set_yscale("log")
+ax.set_title("scripts/bench.sh: throughput medians")
+ax.legend(fontsize=8, ncol=2)
+fig.tight_layout()
+fig.savefig(out, dpi=110)
+"""
+    r = subprocess.run([str(venv_python), "-c", script, json.dumps(series), str(plot)], capture_output=True, text=True)
+    if r.returncode == 0:
+        w("## Plot")
+        w("")
+        w(f"![Median MB/s per scenario and system, min–max bars, log scale](bench/{plot.name})")
+        w("")
+    else:
+        print("bench.sh: plot failed: " + r.stderr[-500:], file=sys.stderr)
+
+flame = pathlib.Path(out).parent / "bench" / "flamegraph-headline.svg"
+if flame.exists():
+    w(f"Flame graph of the profiled headline run: [bench/{flame.name}](bench/{flame.name}).")
+    w("")
+
+tansu = pathlib.Path(out).parent / "bench" / "tansu-note.md"
+if tansu.exists():
+    w("## Tansu")
+    w("")
+    w(tansu.read_text().strip())
+    w("")
 w(f"Raw results (one JSON per run, the load generator's output and the broker's log) were in `{results}`.")
 pathlib.Path(out).write_text("\n".join(lines) + "\n")
 PY
