@@ -383,6 +383,20 @@ def test_references_are_resolved_stored_and_protected(http):
              {"schema": person, "references": [{"name": "sluice.test.Address",
                                                 "subject": subject("nowhere"), "version": 1}]},
              status=422, code=42201)
+    # References of references are resolved too (Order -> Customer -> Address).
+    cust_subject, order_subject = subject("cust"), subject("order")
+    customer = record("Customer", [{"name": "addr", "type": "sluice.test.Address"}])
+    cid = http.ok("POST", f"/subjects/{cust_subject}/versions",
+                  {"schema": customer, "references": refs})["id"]
+    order = record("Order", [{"name": "by", "type": "sluice.test.Customer"},
+                             {"name": "ship_to", "type": "sluice.test.Address"}])
+    order_refs = [{"name": "sluice.test.Customer", "subject": cust_subject, "version": 1}]
+    oid = http.ok("POST", f"/subjects/{order_subject}/versions",
+                  {"schema": order, "references": order_refs})["id"]
+    assert http.ok("GET", f"/subjects/{cust_subject}/versions/1/referencedby") == [oid]
+    assert sorted(http.ok("GET", f"/subjects/{addr_subject}/versions/1/referencedby")) == sorted([pid, cid])
+    for s in (order_subject, cust_subject):
+        http.ok("DELETE", f"/subjects/{s}")
     # Once the referrer is gone, the referenced version can go.
     http.ok("DELETE", f"/subjects/{person_subject}")
     assert http.ok("DELETE", f"/subjects/{addr_subject}/versions/1") == 1
