@@ -10,7 +10,7 @@
 //! `allOf`/`anyOf`/`oneOf`, `not`, empty, false); a list of types is an `anyOf`, and a schema that
 //! mixes kinds (say `"type": "string"` with `enum`) is an implicit `allOf` of them.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -254,6 +254,9 @@ pub fn check(reader: &Parsed, writer: &Parsed) -> Vec<String> {
         Some(Kind::Lazy(Node::root(writer))),
         Some(Kind::Lazy(Node::root(reader))),
     );
+    if ctx.budget.get() == 0 {
+        ctx.add("SCHEMA_TOO_COMPLEX_TO_COMPARE");
+    }
     ctx.diffs
         .iter()
         .filter(|d| !is_compatible(d.kind))
@@ -355,6 +358,9 @@ fn describe(kind: &str) -> &'static str {
         "ENUM_ARRAY_NARROWED" | "ENUM_ARRAY_CHANGED" => {
             "The new schema no longer allows some values of the old enum"
         }
+        "SCHEMA_TOO_COMPLEX_TO_COMPARE" => {
+            "The schemas are too complex to compare (too many nested combinations)"
+        }
         "COMBINED_TYPE_SUBSCHEMAS_CHANGED" => {
             "The subschemas of the combined type do not match compatibly"
         }
@@ -362,6 +368,7 @@ fn describe(kind: &str) -> &'static str {
     }
 }
 
+#[derive(Clone)]
 struct Diff {
     path: String,
     kind: &'static str,
@@ -575,7 +582,16 @@ struct Ctx {
     /// Pairs of (old, new) nodes being compared, so recursive schemas terminate.
     visiting: HashSet<(usize, usize)>,
     depth: usize,
+    /// Comparisons left before the schemas count as too complex to compare (nested unions
+    /// compare every member with every member; adversarial schemas must not hang the registry).
+    budget: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Differences found per (old, new) subschema pair: a subschema reached along many paths
+    /// (`$ref`s, unions) is compared once.
+    memo: std::rc::Rc<std::cell::RefCell<HashMap<(usize, usize), Vec<Diff>>>>,
 }
+
+/// How many node comparisons one compatibility check may make.
+const COMPARISON_BUDGET: usize = 20_000;
 
 impl Ctx {
     fn new() -> Ctx {
@@ -584,6 +600,8 @@ impl Ctx {
             diffs: Vec::new(),
             visiting: HashSet::new(),
             depth: 0,
+            budget: std::rc::Rc::new(std::cell::Cell::new(COMPARISON_BUDGET)),
+            memo: Default::default(),
         }
     }
 
@@ -607,6 +625,8 @@ impl Ctx {
             diffs: Vec::new(),
             visiting: self.visiting.clone(),
             depth: self.depth,
+            budget: self.budget.clone(),
+            memo: self.memo.clone(),
         }
     }
 
@@ -626,6 +646,24 @@ impl Ctx {
 }
 
 fn compare(ctx: &mut Ctx, old: Option<Kind<'_>>, new: Option<Kind<'_>>) {
+    if let (Some(Kind::Lazy(o)), Some(Kind::Lazy(n))) = (&old, &new) {
+        let key = (o.v as *const Value as usize, n.v as *const Value as usize);
+        if let Some(diffs) = ctx.memo.borrow().get(&key) {
+            // Seen before: its verdict counts again, its details were reported the first time
+            // (copying them every time would grow exponentially with shared subschemas).
+            ctx.diffs
+                .extend(diffs.iter().find(|d| !is_compatible(d.kind)).cloned());
+            return;
+        }
+        let mut sub = ctx.sub();
+        compare_uncached(&mut sub, old, new);
+        ctx.memo.borrow_mut().insert(key, sub.diffs.clone());
+        return ctx.absorb(sub);
+    }
+    compare_uncached(ctx, old, new)
+}
+
+fn compare_uncached(ctx: &mut Ctx, old: Option<Kind<'_>>, new: Option<Kind<'_>>) {
     let (old, new) = match (old, new) {
         (None, None) => return,
         (None, Some(_)) => return ctx.add("SCHEMA_ADDED"),
@@ -634,6 +672,10 @@ fn compare(ctx: &mut Ctx, old: Option<Kind<'_>>, new: Option<Kind<'_>>) {
     };
     if ctx.depth > MAX_DEPTH {
         return;
+    }
+    match ctx.budget.get() {
+        0 => return ctx.add("SCHEMA_TOO_COMPLEX_TO_COMPARE"),
+        left => ctx.budget.set(left - 1),
     }
     // A union on one side only: compatible if one member alone is.
     match (&old, &new) {

@@ -13,7 +13,7 @@
 //! optional fields, renaming, and switching within a wire-compatible group (int32, uint32, int64,
 //! uint64, bool and enums; sint32/sint64; string/bytes; fixed32/sfixed32; fixed64/sfixed64) is not.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use prost_reflect::prost::Message as _;
 use prost_reflect::prost_types::FileDescriptorProto;
@@ -240,12 +240,14 @@ fn describe(kind: &str) -> &'static str {
         "REQUIRED_FIELD_ADDED" => "A required field was added",
         "REQUIRED_FIELD_REMOVED" => "A required field was removed",
         "ONEOF_FIELD_REMOVED" => "A field was removed from a oneof",
+        "SCHEMA_TOO_COMPLEX_TO_COMPARE" => "The schemas are too complex to compare",
         "MULTIPLE_FIELDS_MOVED_TO_ONEOF" => "Several existing fields were moved into one oneof",
         "FIELD_MOVED_TO_EXISTING_ONEOF" => "A field was moved into an existing oneof",
         _ => "Incompatible change",
     }
 }
 
+#[derive(Clone)]
 struct Diff {
     path: String,
     kind: &'static str,
@@ -258,7 +260,15 @@ struct Ctx<'a> {
     diffs: Vec<Diff>,
     /// Messages of the old schema being compared (recursive types stop here).
     visiting: HashSet<String>,
+    /// Message comparisons left: a type graph where every field fans out to the same types
+    /// again must not make one check take exponential time.
+    budget: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Verdict per (old, new) message type pair: a type used by many fields is compared once.
+    memo: std::rc::Rc<std::cell::RefCell<HashMap<(String, String), bool>>>,
 }
+
+/// How many message comparisons one compatibility check may make.
+const COMPARISON_BUDGET: usize = 20_000;
 
 impl<'a> Ctx<'a> {
     fn add(&mut self, kind: &'static str) {
@@ -281,6 +291,8 @@ impl<'a> Ctx<'a> {
             path: self.path.clone(),
             diffs: Vec::new(),
             visiting: self.visiting.clone(),
+            budget: self.budget.clone(),
+            memo: self.memo.clone(),
         }
     }
 
@@ -297,6 +309,8 @@ pub fn check(reader: &Parsed, writer: &Parsed) -> Vec<String> {
         path: vec!["#".to_string()],
         diffs: Vec::new(),
         visiting: HashSet::new(),
+        budget: std::rc::Rc::new(std::cell::Cell::new(COMPARISON_BUDGET)),
+        memo: Default::default(),
     };
     if writer.file.package_name() != reader.file.package_name() {
         ctx.add("PACKAGE_CHANGED");
@@ -308,6 +322,9 @@ pub fn check(reader: &Parsed, writer: &Parsed) -> Vec<String> {
         reader.file.messages().collect(),
         reader.file.enums().collect(),
     );
+    if ctx.budget.get() == 0 {
+        ctx.add("SCHEMA_TOO_COMPLEX_TO_COMPARE");
+    }
     ctx.diffs
         .iter()
         .filter(|d| !is_compatible(d.kind))
@@ -396,6 +413,10 @@ fn oneof_of(f: &FieldDescriptor) -> Option<String> {
 }
 
 fn compare_message(ctx: &mut Ctx<'_>, old: &MessageDescriptor, new: &MessageDescriptor) {
+    match ctx.budget.get() {
+        0 => return ctx.add("SCHEMA_TOO_COMPLEX_TO_COMPARE"),
+        left => ctx.budget.set(left - 1),
+    }
     if !ctx.visiting.insert(old.full_name().to_string()) {
         return;
     }
@@ -613,10 +634,20 @@ fn compare_named(ctx: &mut Ctx<'_>, old: &MessageDescriptor, new: &MessageDescri
             return;
         }
     }
-    let mut sub = ctx.sub();
-    compare_message(&mut sub, old, new);
-    let ok = sub.compatible();
-    ctx.diffs.append(&mut sub.diffs);
+    let key = (old.full_name().to_string(), new.full_name().to_string());
+    let cached = ctx.memo.borrow().get(&key).copied();
+    let ok = match cached {
+        // Seen before: its verdict counts again, its details were reported the first time.
+        Some(ok) => ok,
+        None => {
+            let mut sub = ctx.sub();
+            compare_message(&mut sub, old, new);
+            let ok = sub.compatible();
+            ctx.memo.borrow_mut().insert(key, ok);
+            ctx.diffs.append(&mut sub.diffs);
+            ok
+        }
+    };
     if !ok {
         ctx.add("FIELD_NAMED_TYPE_CHANGED");
     }

@@ -523,3 +523,36 @@ fn references_resolve_into_other_schemas() {
         "a referenced type change is seen"
     );
 }
+
+#[test]
+fn nested_unions_cannot_make_a_check_take_forever() {
+    // Six levels of six distinct union members: comparing every member with every member at
+    // every level would take 6^12 steps; the check gives up early as incompatible instead.
+    fn build(depth: usize) -> Value {
+        if depth == 0 {
+            return json!({"type": "string"});
+        }
+        let members: Vec<Value> = (0..6)
+            .map(|i| {
+                let mut m = build(depth - 1);
+                m["title"] = json!(format!("t{depth}-{i}"));
+                m
+            })
+            .collect();
+        json!({ "anyOf": members })
+    }
+    let schema = parsed(&build(6));
+    let started = std::time::Instant::now();
+    let messages = check(&schema, &schema);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("SCHEMA_TOO_COMPLEX_TO_COMPARE")),
+        "{messages:?}"
+    );
+}

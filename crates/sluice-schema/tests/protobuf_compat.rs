@@ -497,3 +497,29 @@ fn payloads_decode_in_the_wire_format() {
     );
     assert!(schema.decode(&[2, 8]).is_err(), "no message at index 4");
 }
+
+#[test]
+fn fanned_out_type_graphs_cannot_make_a_check_take_forever() {
+    // Each message holds ten fields of the next one, seven levels deep: 10^7 field comparisons
+    // without a bound.
+    let mut body = String::from("message L7 { string s = 1; }\n");
+    for level in (0..7).rev() {
+        let fields: Vec<String> = (1..=10)
+            .map(|n| format!("L{} f{n} = {n};", level + 1))
+            .collect();
+        body.push_str(&format!("message L{level} {{ {} }}\n", fields.join(" ")));
+    }
+    let old = parsed(&p3(&body));
+    let new = parsed(&p3(&body.replace("string s = 1;", "int32 s = 1;")));
+    let started = std::time::Instant::now();
+    let messages = check(&new, &old);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        !messages.is_empty(),
+        "the change (or the bound) makes it incompatible"
+    );
+}
