@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import random
 import socket
 import time
 import uuid
@@ -617,3 +618,47 @@ def test_instance_expiry_and_cors_settings(sluice_factory, sluice_module, unique
     wait_until(lambda: "REST consumer instance expired" in broker.log_text(), 10,
                "the idle instance to expire", interval=0.2)
     assert_error(rest.s.get(f"{base}/subscription", timeout=HTTP_TIMEOUT), 404, 40403)
+
+
+def test_random_bodies_never_get_a_server_error(sluice_module, rest, unique_topic):
+    """Seeded random JSON (and non-JSON) bodies and content types on every endpoint: each answer
+    is a 2xx or a 4xx in Confluent's error shape, on a kept-alive connection, never a 5xx."""
+    topic = unique_topic("rp-fuzz")
+    create_topic(sluice_module.bootstrap, topic, 2)
+    group = f"fuzz-{uuid.uuid4().hex[:6]}"
+    inst = rest.consumer(group, name="f").removeprefix(rest.url)
+    rnd = random.Random(20261126)
+    atoms = [None, True, 1, -1, 2**63, 1.5, "", "x", "!!!", [], {}, "AAAA",
+             "2024-01-01T00:00:00Z", 2**31, topic]
+    keys = ["type", "data", "partition_id", "headers", "key", "value", "timestamp", "name",
+            "topics", "partitions", "offsets", "topic", "partition", "offset", "records",
+            "format", "auto.offset.reset", "topic_pattern", "schema_id"]
+
+    def value(depth=0):
+        c = rnd.random()
+        if depth > 2 or c < 0.5:
+            return rnd.choice(atoms)
+        if c < 0.75:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 3))]
+        return {rnd.choice(keys): value(depth + 1) for _ in range(rnd.randint(0, 4))}
+
+    endpoints = [("POST", f"/v3/clusters/{rest.cluster_id}/topics/{topic}/records"),
+                 ("POST", f"/topics/{topic}"), ("POST", f"/consumers/{group}")]
+    endpoints += [(m, f"{inst}{suffix}") for m, suffix in [
+        ("POST", "/subscription"), ("POST", "/assignments"), ("POST", "/positions"),
+        ("POST", "/positions/beginning"), ("POST", "/positions/end"), ("POST", "/offsets"),
+        ("GET", "/offsets"), ("GET", "/records?timeout=10")]]
+    types = ["application/json", V2, V2_BINARY, V2_JSON, "text/plain", None]
+    for _ in range(300):
+        method, path = rnd.choice(endpoints)
+        if rnd.random() < 0.1:
+            data = bytes(rnd.randrange(256) for _ in range(rnd.randint(0, 40)))
+        else:
+            data = json.dumps(value()).encode()
+        ctype = rnd.choice(types)
+        r = rest.s.request(method, rest.url + path, data=data, timeout=HTTP_TIMEOUT,
+                           headers={"Content-Type": ctype} if ctype else {})
+        assert r.status_code < 500, (method, path, ctype, data, r.status_code, r.text)
+        if r.status_code >= 400:
+            assert_error(r, r.status_code)
+    sluice_module.assert_alive()

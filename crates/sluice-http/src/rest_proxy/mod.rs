@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
@@ -120,11 +121,40 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(produce::routes())
         .merge(produce_v2::routes())
         .merge(consumers::routes())
+        .layer(axum::middleware::from_fn(read_small_bodies))
         .layer(axum::middleware::from_fn_with_state(
             cors::Cors::from_settings(state),
             cors::layer,
         ))
         .layer(Extension(proxy))
+}
+
+/// Reads every small body (declared length up to [`MAX_CONTROL_BODY`]) before the handler runs.
+/// A handler that answers without reading the body (unknown instance, wrong content type, a GET
+/// with a body) would otherwise leave it unread, and the server would then have to close a
+/// keep-alive connection the client is about to reuse. Large and chunked bodies (streaming
+/// produce) pass through untouched.
+async fn read_small_bodies(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let small = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > 0 && n <= MAX_CONTROL_BODY as u64);
+    if !small {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_CONTROL_BODY).await {
+        Ok(bytes) => {
+            let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+            next.run(request).await
+        }
+        Err(_) => ApiError::bad_request("cannot read the request body").into_response(),
+    }
 }
 
 /// `http://host:port` as the client addressed us, for `metadata.self` and `base_uri` links.
