@@ -22,7 +22,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from test_console import Page, browser, expect, shots_dir  # noqa: F401  (fixtures)
 
@@ -40,6 +42,28 @@ PAYMENT = {"id": "pay-7781", "amount": 129.5, "currency": "NOK"}
 SHIPMENT_SCHEMA = {"type": "object", "title": "Shipment",
                    "properties": {"parcel": {"type": "string"}, "weight_kg": {"type": "number"}}}
 SHIPMENT = {"parcel": "PX-300", "weight_kg": 2.25}
+PROTO_TOPIC = "orders-proto"
+
+
+def order_classes():
+    """shop.Order { string sku = 1; int64 total_cents = 2; Status status = 3; Line line = 4; }
+    with a nested shop.Order.Line, built at run time (no protoc); returns (Order, Line)."""
+    fdp = descriptor_pb2.FileDescriptorProto(name="console_order.proto", package="shop", syntax="proto3")
+    F = descriptor_pb2.FieldDescriptorProto
+    status = fdp.enum_type.add(name="Status")
+    status.value.add(name="NEW", number=0)
+    status.value.add(name="PAID", number=1)
+    order = fdp.message_type.add(name="Order")
+    line = order.nested_type.add(name="Line")
+    line.field.add(name="qty", number=1, type=F.TYPE_INT32, label=F.LABEL_OPTIONAL)
+    order.field.add(name="sku", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    order.field.add(name="total_cents", number=2, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
+    order.field.add(name="status", number=3, type=F.TYPE_ENUM, type_name=".shop.Status", label=F.LABEL_OPTIONAL)
+    order.field.add(name="line", number=4, type=F.TYPE_MESSAGE, type_name=".shop.Order.Line", label=F.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return (message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.Order")),
+            message_factory.GetMessageClass(pool.FindMessageTypeByName("shop.Order.Line")))
 
 
 def produce(bootstrap: str, topic: str, value: bytes) -> None:
@@ -54,7 +78,8 @@ def registry(sluice_module):
     """The module's broker with two versions of SUBJECT, one Avro record and one JSON record."""
     b = sluice_module
     admin = AdminClient({"bootstrap.servers": b.bootstrap})
-    for f in admin.create_topics([NewTopic(TOPIC, 1, 1), NewTopic(JSON_TOPIC, 1, 1)]).values():
+    topics = [NewTopic(TOPIC, 1, 1), NewTopic(JSON_TOPIC, 1, 1), NewTopic(PROTO_TOPIC, 1, 1)]
+    for f in admin.create_topics(topics).values():
         f.result(timeout=30)
     client = SchemaRegistryClient({"url": b.registry_url})
     ids = [client.register_schema(SUBJECT, Schema(json.dumps(s), "AVRO")) for s in (PAYMENT_V1, PAYMENT_V2)]
@@ -63,6 +88,14 @@ def registry(sluice_module):
     produce(b.bootstrap, TOPIC, ser(PAYMENT, SerializationContext(TOPIC, MessageField.VALUE)))
     jser = JSONSerializer(json.dumps(SHIPMENT_SCHEMA), client)
     produce(b.bootstrap, JSON_TOPIC, jser(SHIPMENT, SerializationContext(JSON_TOPIC, MessageField.VALUE)))
+    # Protobuf: the top-level message (index path [0]) and a nested one (path [0, 0]).
+    Order, Line = order_classes()
+    pctx = SerializationContext(PROTO_TOPIC, MessageField.VALUE)
+    produce(b.bootstrap, PROTO_TOPIC, ProtobufSerializer(Order, client, {"use.deprecated.format": False})(
+        Order(sku="LAMP-01", total_cents=12_999_000_000, status=1, line=Line(qty=3)), pctx))
+    # The same file registers as the same schema; the payload's index path names Order.Line.
+    line_ser = ProtobufSerializer(Line, client, {"use.deprecated.format": False})
+    produce(b.bootstrap, PROTO_TOPIC, line_ser(Line(qty=7), pctx))
     b.schema_ids = ids
     return b
 
@@ -128,6 +161,16 @@ def test_records_endpoint_decodes_registry_payloads(registry):
     assert "key_schema" not in rec  # a plain key
     [jrec] = get(registry, f"/v1/topics/{JSON_TOPIC}/partitions/0/records").json()["records"]
     assert jrec["value_schema"]["schema_type"] == "JSON" and jrec["value_schema"]["decoded"] == SHIPMENT
+
+
+def test_records_endpoint_decodes_protobuf_messages(registry):
+    records = get(registry, f"/v1/topics/{PROTO_TOPIC}/partitions/0/records").json()["records"]
+    assert [r["value_schema"]["schema_type"] for r in records] == ["PROTOBUF", "PROTOBUF"]
+    assert records[0]["value_schema"]["versions"] == [[f"{PROTO_TOPIC}-value", 1]]
+    # proto3 JSON mapping: int64 as a string, enum by name, nested message as an object.
+    assert records[0]["value_schema"]["decoded"] == {
+        "sku": "LAMP-01", "totalCents": "12999000000", "status": "PAID", "line": {"qty": 3}}
+    assert records[1]["value_schema"]["decoded"] == {"qty": 7}
 
 
 def test_registry_turned_off_answers_json_404(sluice_factory):

@@ -9,13 +9,18 @@
 //!
 //! [`Decoder`] turns a payload in Confluent's wire format (magic byte 0, the schema id as a
 //! 4-byte big-endian integer, then the data) into JSON with the registered schema: Avro datums
-//! through `apache-avro`, JSON Schema payloads as the JSON they are. Protobuf payloads are
-//! named (id, subject, version) but not decoded here yet: the compiled descriptor is private
-//! to [`crate::protobuf`].
+//! through `apache-avro`, JSON Schema payloads as the JSON they are, Protobuf messages (after
+//! their message-index path) as `prost-reflect` dynamic messages in proto3's JSON mapping.
+//! [`crate::protobuf::Parsed`] keeps its compiled descriptor private, so the schema is
+//! compiled again here the same way (a public accessor there would remove that copy).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use prost_reflect::prost::Message as _;
+use prost_reflect::prost_types::FileDescriptorProto;
+use prost_reflect::{DynamicMessage, FileDescriptor, Kind, MapKey, MessageDescriptor};
+use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 use serde::Serialize;
 use serde_json::Value;
 use sluice_broker::Broker;
@@ -118,7 +123,8 @@ enum Reader {
     /// The writer's schema and the named schemas its references define.
     Avro(apache_avro::Schema, Vec<apache_avro::Schema>),
     Json,
-    Protobuf,
+    /// The compiled schema file (its messages are what the index path points into).
+    Protobuf(FileDescriptor),
 }
 
 impl Decoder {
@@ -151,9 +157,7 @@ impl Decoder {
             Ok(Reader::Avro(schema, others)) => decode_avro(id, schema, others, payload),
             Ok(Reader::Json) => serde_json::from_slice::<Value>(payload)
                 .map_err(|e| format!("the payload is not JSON: {e}")),
-            Ok(Reader::Protobuf) => {
-                Err("Protobuf payloads are not decoded by the console yet".into())
-            }
+            Ok(Reader::Protobuf(file)) => decode_protobuf(file, payload),
         };
         let (decoded, error) = match result {
             Ok(value) => (Some(value), None),
@@ -181,7 +185,10 @@ impl Decoder {
                 Err(e) => Err(e),
             },
             SchemaType::Json => Ok(Reader::Json),
-            SchemaType::Protobuf => Ok(Reader::Protobuf),
+            SchemaType::Protobuf => match resolve(&self.registry, &v.references).await {
+                Ok(refs) => compile_protobuf(&v.schema, &refs).map(Reader::Protobuf),
+                Err(e) => Err(e),
+            },
         };
         Some(Loaded {
             schema_type: v.schema_type(),
@@ -294,4 +301,235 @@ fn decode_avro(
         return Err(format!("{} bytes left after the Avro datum", reader.len()));
     }
     Value::try_from(value).map_err(|e| e.to_string())
+}
+
+/// The import name the schema itself is compiled under.
+const PROTO_ROOT: &str = "sluice/registered_schema.proto";
+
+/// The schema and its references, served to protox from memory.
+struct MemoryFiles(BTreeMap<String, File>);
+
+impl FileResolver for MemoryFiles {
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| protox::Error::file_not_found(name))
+    }
+}
+
+/// One schema text as a protox file: `.proto` source, or a base64 `FileDescriptorProto` (what
+/// Confluent's Python and Go serializers register).
+fn proto_file(name: &str, text: &str) -> Result<File, String> {
+    match File::from_source(name, text) {
+        Ok(f) => Ok(f),
+        Err(parse_error) => {
+            let bytes = base64_decode(text.trim()).ok_or_else(|| parse_error.to_string())?;
+            let mut proto = FileDescriptorProto::decode(bytes.as_slice())
+                .map_err(|_| parse_error.to_string())?;
+            proto.name = Some(name.to_string());
+            Ok(File::from_file_descriptor_proto(proto))
+        }
+    }
+}
+
+/// Compiles a Protobuf schema with its references as imports (by the reference's name).
+fn compile_protobuf(schema: &str, refs: &[ResolvedReference]) -> Result<FileDescriptor, String> {
+    let mut files = BTreeMap::new();
+    files.insert(PROTO_ROOT.to_string(), proto_file(PROTO_ROOT, schema)?);
+    for r in refs {
+        files.insert(r.name.clone(), proto_file(&r.name, &r.schema)?);
+    }
+    let mut resolver = ChainFileResolver::new();
+    resolver.add(MemoryFiles(files));
+    resolver.add(GoogleFileResolver::new());
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
+    compiler.include_imports(true);
+    compiler
+        .open_file(PROTO_ROOT)
+        .map_err(|e| format!("the Protobuf schema does not compile: {e}"))?;
+    compiler
+        .descriptor_pool()
+        .get_file_by_name(PROTO_ROOT)
+        .ok_or_else(|| "the Protobuf schema compiled to nothing".to_string())
+}
+
+/// A Protobuf payload after the schema id: the message-index path (zigzag varints: a count,
+/// then that many indexes; a lone 0 means the file's first message), then the message.
+fn decode_protobuf(file: &FileDescriptor, payload: &[u8]) -> Result<Value, String> {
+    let mut pos = 0;
+    let count = read_zigzag(payload, &mut pos)?;
+    let path: Vec<i64> = if count == 0 {
+        vec![0]
+    } else {
+        if !(0..=64).contains(&count) {
+            return Err(format!("invalid message index count {count}"));
+        }
+        (0..count)
+            .map(|_| read_zigzag(payload, &mut pos))
+            .collect::<Result<_, _>>()?
+    };
+    let mut message: Option<MessageDescriptor> = None;
+    for index in path {
+        let i = usize::try_from(index).map_err(|_| format!("invalid message index {index}"))?;
+        let next = match &message {
+            None => file.messages().nth(i),
+            Some(m) => m.child_messages().filter(|c| !c.is_map_entry()).nth(i),
+        };
+        message = Some(next.ok_or_else(|| format!("the schema has no message at index {i}"))?);
+    }
+    let message = message.ok_or("no message index")?;
+    let name = message.full_name().to_string();
+    let decoded = DynamicMessage::decode(message, &payload[pos..])
+        .map_err(|e| format!("not a valid {name}: {e}"))?;
+    Ok(message_json(&decoded))
+}
+
+fn read_zigzag(buf: &[u8], pos: &mut usize) -> Result<i64, String> {
+    let mut value = 0u64;
+    for i in 0..10 {
+        let b = *buf.get(*pos).ok_or("truncated message index")?;
+        *pos += 1;
+        value |= ((b & 0x7f) as u64) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(((value >> 1) as i64) ^ -((value & 1) as i64));
+        }
+    }
+    Err("message index varint too long".into())
+}
+
+/// A message in proto3's JSON mapping, close enough for reading: fields that are set, by JSON
+/// name; 64-bit integers as strings; enums by name; bytes as base64.
+fn message_json(m: &DynamicMessage) -> Value {
+    let mut out = serde_json::Map::new();
+    for (field, value) in m.fields() {
+        out.insert(
+            field.json_name().to_string(),
+            value_json(&field.kind(), value),
+        );
+    }
+    Value::Object(out)
+}
+
+fn value_json(kind: &Kind, v: &prost_reflect::Value) -> Value {
+    use prost_reflect::Value as V;
+    match v {
+        V::Bool(b) => Value::Bool(*b),
+        V::I32(n) => Value::from(*n),
+        V::U32(n) => Value::from(*n),
+        V::I64(n) => Value::String(n.to_string()),
+        V::U64(n) => Value::String(n.to_string()),
+        V::F32(f) => serde_json::Number::from_f64(f64::from(*f))
+            .map_or_else(|| Value::String(f.to_string()), Value::Number),
+        V::F64(f) => serde_json::Number::from_f64(*f)
+            .map_or_else(|| Value::String(f.to_string()), Value::Number),
+        V::String(s) => Value::String(s.clone()),
+        V::Bytes(b) => Value::String(base64_encode(b)),
+        V::EnumNumber(n) => match kind {
+            Kind::Enum(e) => e.get_value(*n).map_or_else(
+                || Value::from(*n),
+                |ev| Value::String(ev.name().to_string()),
+            ),
+            _ => Value::from(*n),
+        },
+        V::Message(m) => message_json(m),
+        V::List(items) => Value::Array(items.iter().map(|i| value_json(kind, i)).collect()),
+        V::Map(entries) => {
+            let value_kind = match kind {
+                Kind::Message(entry) => entry.map_entry_value_field().kind(),
+                _ => kind.clone(),
+            };
+            let mut out: Vec<(String, Value)> = entries
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        MapKey::Bool(b) => b.to_string(),
+                        MapKey::I32(n) => n.to_string(),
+                        MapKey::I64(n) => n.to_string(),
+                        MapKey::U32(n) => n.to_string(),
+                        MapKey::U64(n) => n.to_string(),
+                        MapKey::String(s) => s.clone(),
+                    };
+                    (key, value_json(&value_kind, v))
+                })
+                .collect();
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(out.into_iter().collect())
+        }
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..=chunk.len() {
+            out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    while !out.len().is_multiple_of(4) {
+        out.push('=');
+    }
+    out
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = B64.iter().position(|&b| b == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips() {
+        for len in 0..40u8 {
+            let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37)).collect();
+            assert_eq!(base64_decode(&base64_encode(&bytes)), Some(bytes));
+        }
+        assert_eq!(base64_encode(b"Man"), "TWFu");
+        assert_eq!(base64_encode(b"Ma"), "TWE=");
+        assert_eq!(base64_decode("not base64!"), None);
+    }
+
+    #[test]
+    fn protobuf_payload_with_nested_index_path_decodes() {
+        let file = compile_protobuf(
+            "syntax = \"proto3\"; package t; message A { int32 x = 1; } \
+             message B { message Inner { string s = 1; map<string, int64> m = 2; } }",
+            &[],
+        )
+        .unwrap();
+        // First message: a lone 0, then x = 5.
+        assert_eq!(
+            decode_protobuf(&file, &[0, 0x08, 5]).unwrap(),
+            serde_json::json!({"x": 5})
+        );
+        // B.Inner: count 2, indexes 1 and 0 (zigzag 4, 2, 0), then s = "hi", m = {"k": 7}.
+        let payload = [
+            4, 2, 0, 0x0a, 2, b'h', b'i', 0x12, 5, 0x0a, 1, b'k', 0x10, 7,
+        ];
+        assert_eq!(
+            decode_protobuf(&file, &payload).unwrap(),
+            serde_json::json!({"s": "hi", "m": {"k": "7"}})
+        );
+        assert!(decode_protobuf(&file, &[2, 18]).is_err()); // no message at index 9
+        assert!(decode_protobuf(&file, &[0, 0x08]).is_err()); // truncated
+    }
 }
