@@ -44,6 +44,10 @@ impl ConsumerContext for LoggingContext {}
 fn base(args: &Args) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &args.bootstrap);
+    // TCP_NODELAY, as Kafka's Java clients always set it. librdkafka leaves Nagle on by default,
+    // and then a small produce request can wait for the ACK of the previous segment (tens of
+    // milliseconds with delayed ACKs): that was the fixed-rate runs' p99, not the broker's.
+    c.set("socket.nagle.disable", "true");
     for (k, v) in &args.client_config {
         c.set(k, v);
     }
