@@ -13,6 +13,7 @@
 //! one place, the Kafka handlers, instead of a second write path that could drift from them.
 //! Only the read-only cluster and topic descriptions come straight from the broker's registry.
 //! rdkafka calls that block (consumer poll, commit, seek) run on Tokio's blocking pool.
+//! Cross-origin (browser) access is off unless configured (`cors.rs`).
 
 mod clusters;
 mod consumers;
@@ -40,8 +41,9 @@ use rdkafka::ClientConfig;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Largest request body accepted for produce (Confluent's `max.request.size` is in the same range;
-/// the broker's `message.max.bytes` still decides per record).
+/// Largest produce body with a `Content-Length`, and largest single record of a streamed
+/// (chunked) one, which may go on for as long as the connection stays open. The topic's
+/// `max.message.bytes` still decides per record.
 pub const MAX_PRODUCE_BODY: usize = 16 * 1024 * 1024;
 /// Largest body of the small JSON control requests (subscriptions, offsets, ...).
 pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
