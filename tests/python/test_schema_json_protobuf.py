@@ -154,6 +154,9 @@ def test_protobuf_serde_end_to_end(sluice_module, client, unique_topic):
     assert all(v[0] == 0 and int.from_bytes(v[1:5], "big") == registered.schema_id for v in raw)
     got = [de(v, ctx) for v in raw]
     assert [(u.name, u.age) for u in got] == [(u.name, u.age) for u in users]
+    # With the registry, the deserializer fetches the writer's schema by id (format=serialized).
+    de_sr = ProtobufDeserializer(User, {"use.deprecated.format": False}, schema_registry_client=client)
+    assert [(u.name, u.age) for u in (de_sr(v, ctx) for v in raw)] == [(u.name, u.age) for u in users]
 
     # Evolution of the same subject with .proto text: a new field is fine, a type change is not.
     subject = f"{topic}-value"
