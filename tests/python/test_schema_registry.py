@@ -575,6 +575,16 @@ def test_cli_schema_commands(sluice_module, sluice_bin, tmp_path):
     assert "incompatible" in r.stdout and "READER_FIELD_MISSING_DEFAULT_VALUE" in r.stdout
     r = run("register", s, "--schema", bad, *url, ok=False)
     assert "error_code 409" in r.stderr
+    # A schema with a reference.
+    holder = subject("cli-holder")
+    holder_schema = record("Holder", [{"name": "u", "type": "sluice.test.User"}])
+    hid = int(run("register", holder, "--schema", holder_schema,
+                  "--reference", f"sluice.test.User={s}:1", *url).stdout.strip())
+    assert json.loads(run("get", "--id", str(hid), *url).stdout)["references"] == [
+        {"name": "sluice.test.User", "subject": s, "version": 1}]
+    r = run("register", holder, "--schema", holder_schema, "--reference", "nonsense", *url, ok=False)
+    assert "NAME=SUBJECT:VERSION" in r.stderr
+    run("delete", holder, *url)
     assert run("delete", s, *url).stdout.strip() == "[1]"
     r = run("get", s, *url, ok=False)
     assert "40401" in r.stderr

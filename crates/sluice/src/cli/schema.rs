@@ -29,6 +29,23 @@ pub struct SchemaSource {
     /// AVRO (default), JSON or PROTOBUF.
     #[arg(long = "type", default_value = "AVRO")]
     schema_type: String,
+    /// A schema reference (repeatable), e.g. `com.acme.Address=addresses-value:1`.
+    #[arg(long = "reference", value_name = "NAME=SUBJECT:VERSION")]
+    references: Vec<String>,
+}
+
+/// `NAME=SUBJECT:VERSION` as the REST API's reference object.
+fn reference(text: &str) -> anyhow::Result<Value> {
+    let parsed = text.split_once('=').and_then(|(name, rest)| {
+        let (subject, version) = rest.rsplit_once(':')?;
+        Some((name, subject, version.parse::<i32>().ok()?))
+    });
+    match parsed {
+        Some((name, subject, version)) => {
+            Ok(json!({ "name": name, "subject": subject, "version": version }))
+        }
+        None => bail!("--reference {text:?}: expected NAME=SUBJECT:VERSION"),
+    }
 }
 
 #[derive(clap::Subcommand)]
@@ -160,6 +177,14 @@ fn schema_body(source: &SchemaSource) -> anyhow::Result<Value> {
     let mut body = json!({ "schema": text });
     if !source.schema_type.eq_ignore_ascii_case("AVRO") {
         body["schemaType"] = json!(source.schema_type.to_ascii_uppercase());
+    }
+    if !source.references.is_empty() {
+        let refs = source
+            .references
+            .iter()
+            .map(|r| reference(r))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        body["references"] = json!(refs);
     }
     Ok(body)
 }
