@@ -155,7 +155,8 @@ impl PartitionLog {
     /// the upper bound of the aborted transactions a read_committed fetch of it needs.
     pub fn slice_end_offset(&self, slice: &FileSlice) -> i64 {
         let end = slice.position + slice.len as u64;
-        for seg in self.segments.values() {
+        // Newest first: consumers at the tail (the usual case) read the active segment.
+        for seg in self.segments.values().rev() {
             if std::sync::Arc::ptr_eq(seg.log_file(), &slice.file) {
                 return match seg.read_header_at(end) {
                     Ok(Some(h)) => h.base_offset,
