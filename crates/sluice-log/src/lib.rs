@@ -3,6 +3,9 @@
 //!
 //! Entry point is [`PartitionLog`]; the broker wraps each one in a mutex. Nothing here does
 //! networking. See `LOG_API.md` in the team docs for the contract with sluice-broker.
+//!
+//! API change: `AbortedTxn` has a `last_stable_offset` field (Kafka's `.txnindex` entry); added
+//! `PartitionLog::slice_end_offset` (bound for `aborted_transactions`) and `all_aborted_transactions`.
 
 mod append;
 pub mod batch;
