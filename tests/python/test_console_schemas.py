@@ -8,12 +8,14 @@ Schemas are registered and records produced with confluent-kafka's own SchemaReg
 AvroSerializer / JSONSerializer against the built-in registry, as applications do.
 
 Run: .venv/bin/pytest -q tests/python/test_console_schemas.py   (needs /usr/bin/chromium).
-SLUICE_SCREENSHOTS=1 also writes docs/console/schemas.png and schema-subject.png.
+SLUICE_SCREENSHOTS=1 also writes docs/console/schemas.png, schema-subject.png and
+messages-schema.png.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import requests
@@ -158,9 +160,11 @@ def test_records_endpoint_decodes_registry_payloads(registry):
     [rec] = page["records"]
     assert rec["value_schema"] == {"schema_id": registry.schema_ids[1], "schema_type": "AVRO",
                                    "versions": [[SUBJECT, 2]], "decoded": PAYMENT}
+    assert list(rec["value_schema"]["decoded"]) == ["id", "amount", "currency"]  # schema order
     assert "key_schema" not in rec  # a plain key
     [jrec] = get(registry, f"/v1/topics/{JSON_TOPIC}/partitions/0/records").json()["records"]
     assert jrec["value_schema"]["schema_type"] == "JSON" and jrec["value_schema"]["decoded"] == SHIPMENT
+    assert list(jrec["value_schema"]["decoded"]) == list(SHIPMENT)  # as written
 
 
 def test_records_endpoint_decodes_protobuf_messages(registry):
@@ -235,6 +239,8 @@ def test_message_browser_shows_decoded_avro_record(registry, tab):
     e(value).to_contain_text('"id": "pay-7781"')
     e(value).to_contain_text('"amount": 129.5')
     e(value).to_contain_text('"currency": "NOK"')
+    e(value).to_have_text(re.compile(r'"id".*"amount".*"currency"', re.S))  # fields in schema order
+    tab.shot("messages-schema")
     # Hex still shows the raw wire format: magic byte 0, then the id.
     page.locator("#msg-format button", has_text="Hex").click()
     e(row.locator("pre")).to_contain_text(f"00 00 00 00 {registry.schema_ids[1]:02x}")

@@ -700,7 +700,7 @@ function messagesTab(ctx, topic, query) {
     if (schema && (state.fmt === "auto" || state.fmt === "json")) {
       return [schemaTag(schema), schema.error
         ? [h("span", { class: "badge warn", style: "margin-bottom:4px" }, schema.error), h("pre", { class: "msg-value hex" }, render(b64, "hex").text)]
-        : h("pre", { class: "msg-value json decoded" }, JSON.stringify(schema.decoded, null, 2))];
+        : decodedView(schema.decoded)];
     }
     const r = render(b64, state.fmt);
     return [r.note ? h("span", { class: "badge warn", style: "margin-bottom:4px" }, r.note) : null,
@@ -748,6 +748,18 @@ function messagesTab(ctx, topic, query) {
   load();
   return h("div", {}, h("section", { class: "card" }, h("div", { class: "card-body" }, form)),
     h("section", { class: "card", style: "margin-top:16px" }, result));
+}
+
+/** A decoded payload, pretty-printed; cut at SHOW_BYTES characters like raw payloads. */
+function decodedView(value) {
+  let text = JSON.stringify(value, null, 2);
+  let note = null;
+  if (text.length > SHOW_BYTES) {
+    note = `first ${fmtBytes(SHOW_BYTES)} of ${fmtBytes(text.length)} of decoded JSON`;
+    text = text.slice(0, SHOW_BYTES);
+  }
+  return [note ? h("span", { class: "badge warn", style: "margin-bottom:4px" }, note) : null,
+    h("pre", { class: `msg-value ${note ? "text" : "json"} decoded` }, text)];
 }
 
 /** "schema id N (subject, version V)", linking to the subject page. */

@@ -98,10 +98,88 @@ pub struct Decoded {
     pub versions: Vec<(String, i32)>,
     /// The payload as JSON (Avro unions unwrapped, bytes as arrays of numbers).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decoded: Option<Value>,
+    pub decoded: Option<Json>,
     /// Why the payload could not be shown as JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// JSON whose objects keep their members in order (`serde_json::Value` sorts them): a record's
+/// fields as its schema lists them, a JSON payload's members as they were written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    /// Null, a boolean, a number or a string.
+    Scalar(Value),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Json::Scalar(v) => v.serialize(s),
+            Json::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for i in items {
+                    seq.serialize_element(i)?;
+                }
+                seq.end()
+            }
+            Json::Object(members) => {
+                let mut map = s.serialize_map(Some(members.len()))?;
+                for (k, v) in members {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Json;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Json, E> {
+                Ok(Json::Scalar(Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
+                Ok(Json::Scalar(Value::from(n)))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
+                Ok(Json::Scalar(Value::from(n)))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Json, E> {
+                Ok(Json::Scalar(Value::from(n)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+                Ok(Json::Scalar(Value::String(v.to_string())))
+            }
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Scalar(Value::Null))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Json, A::Error> {
+                let mut items = Vec::new();
+                while let Some(i) = a.next_element()? {
+                    items.push(i);
+                }
+                Ok(Json::Array(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Json, A::Error> {
+                let mut members = Vec::new();
+                while let Some(entry) = a.next_entry()? {
+                    members.push(entry);
+                }
+                Ok(Json::Object(members))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// Decodes payloads in Confluent's wire format, parsing each schema id once (a page of records
@@ -155,7 +233,7 @@ impl Decoder {
         let result = match &loaded.reader {
             Err(e) => Err(e.clone()),
             Ok(Reader::Avro(schema, others)) => decode_avro(id, schema, others, payload),
-            Ok(Reader::Json) => serde_json::from_slice::<Value>(payload)
+            Ok(Reader::Json) => serde_json::from_slice::<Json>(payload)
                 .map_err(|e| format!("the payload is not JSON: {e}")),
             Ok(Reader::Protobuf(file)) => decode_protobuf(file, payload),
         };
@@ -275,7 +353,7 @@ fn decode_avro(
     schema: &apache_avro::Schema,
     others: &[apache_avro::Schema],
     payload: &[u8],
-) -> Result<Value, String> {
+) -> Result<Json, String> {
     let mut reader = payload;
     #[allow(deprecated)] // the builder that replaces these does the same
     let value = if others.is_empty() {
@@ -300,7 +378,36 @@ fn decode_avro(
     if !reader.is_empty() {
         return Err(format!("{} bytes left after the Avro datum", reader.len()));
     }
-    Value::try_from(value).map_err(|e| e.to_string())
+    avro_json(value)
+}
+
+/// An Avro value as JSON, record fields in schema order.
+fn avro_json(value: apache_avro::types::Value) -> Result<Json, String> {
+    use apache_avro::types::Value as A;
+    Ok(match value {
+        A::Record(fields) => Json::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| Ok((k, avro_json(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        A::Map(entries) => {
+            let mut members = entries
+                .into_iter()
+                .map(|(k, v)| Ok((k, avro_json(v)?)))
+                .collect::<Result<Vec<_>, String>>()?;
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(members)
+        }
+        A::Array(items) => Json::Array(
+            items
+                .into_iter()
+                .map(avro_json)
+                .collect::<Result<_, String>>()?,
+        ),
+        A::Union(_, inner) => avro_json(*inner)?,
+        scalar => Json::Scalar(Value::try_from(scalar).map_err(|e| e.to_string())?),
+    })
 }
 
 /// The import name the schema itself is compiled under.
@@ -356,7 +463,7 @@ fn compile_protobuf(schema: &str, refs: &[ResolvedReference]) -> Result<FileDesc
 
 /// A Protobuf payload after the schema id: the message-index path (zigzag varints: a count,
 /// then that many indexes; a lone 0 means the file's first message), then the message.
-fn decode_protobuf(file: &FileDescriptor, payload: &[u8]) -> Result<Value, String> {
+fn decode_protobuf(file: &FileDescriptor, payload: &[u8]) -> Result<Json, String> {
     let mut pos = 0;
     let count = read_zigzag(payload, &mut pos)?;
     let path: Vec<i64> = if count == 0 {
@@ -400,20 +507,20 @@ fn read_zigzag(buf: &[u8], pos: &mut usize) -> Result<i64, String> {
 
 /// A message in proto3's JSON mapping, close enough for reading: fields that are set, by JSON
 /// name; 64-bit integers as strings; enums by name; bytes as base64.
-fn message_json(m: &DynamicMessage) -> Value {
-    let mut out = serde_json::Map::new();
-    for (field, value) in m.fields() {
-        out.insert(
-            field.json_name().to_string(),
-            value_json(&field.kind(), value),
-        );
-    }
-    Value::Object(out)
+fn message_json(m: &DynamicMessage) -> Json {
+    Json::Object(
+        m.fields()
+            .map(|(field, value)| {
+                let json = value_json(&field.kind(), value);
+                (field.json_name().to_string(), json)
+            })
+            .collect(),
+    )
 }
 
-fn value_json(kind: &Kind, v: &prost_reflect::Value) -> Value {
+fn value_json(kind: &Kind, v: &prost_reflect::Value) -> Json {
     use prost_reflect::Value as V;
-    match v {
+    let scalar = match v {
         V::Bool(b) => Value::Bool(*b),
         V::I32(n) => Value::from(*n),
         V::U32(n) => Value::from(*n),
@@ -432,14 +539,14 @@ fn value_json(kind: &Kind, v: &prost_reflect::Value) -> Value {
             ),
             _ => Value::from(*n),
         },
-        V::Message(m) => message_json(m),
-        V::List(items) => Value::Array(items.iter().map(|i| value_json(kind, i)).collect()),
+        V::Message(m) => return message_json(m),
+        V::List(items) => return Json::Array(items.iter().map(|i| value_json(kind, i)).collect()),
         V::Map(entries) => {
             let value_kind = match kind {
                 Kind::Message(entry) => entry.map_entry_value_field().kind(),
                 _ => kind.clone(),
             };
-            let mut out: Vec<(String, Value)> = entries
+            let mut out: Vec<(String, Json)> = entries
                 .iter()
                 .map(|(k, v)| {
                     let key = match k {
@@ -454,9 +561,10 @@ fn value_json(kind: &Kind, v: &prost_reflect::Value) -> Value {
                 })
                 .collect();
             out.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(out.into_iter().collect())
+            return Json::Object(out);
         }
-    }
+    };
+    Json::Scalar(scalar)
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -498,6 +606,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn json_keeps_member_order() {
+        let text = r#"{"z":1,"a":[true,null,{"y":"s","b":2.5}],"m":-3}"#;
+        let parsed: Json = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&parsed).unwrap(), text);
+    }
+
+    #[test]
     fn base64_round_trips() {
         for len in 0..40u8 {
             let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37)).collect();
@@ -517,8 +632,9 @@ mod tests {
         )
         .unwrap();
         // First message: a lone 0, then x = 5.
+        let json = |j: Json| serde_json::to_value(j).unwrap();
         assert_eq!(
-            decode_protobuf(&file, &[0, 0x08, 5]).unwrap(),
+            json(decode_protobuf(&file, &[0, 0x08, 5]).unwrap()),
             serde_json::json!({"x": 5})
         );
         // B.Inner: count 2, indexes 1 and 0 (zigzag 4, 2, 0), then s = "hi", m = {"k": 7}.
@@ -526,7 +642,7 @@ mod tests {
             4, 2, 0, 0x0a, 2, b'h', b'i', 0x12, 5, 0x0a, 1, b'k', 0x10, 7,
         ];
         assert_eq!(
-            decode_protobuf(&file, &payload).unwrap(),
+            json(decode_protobuf(&file, &payload).unwrap()),
             serde_json::json!({"s": "hi", "m": {"k": "7"}})
         );
         assert!(decode_protobuf(&file, &[2, 18]).is_err()); // no message at index 9
