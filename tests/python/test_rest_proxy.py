@@ -191,6 +191,13 @@ def test_v3_cluster_and_topic_descriptions(sluice_module, rest, unique_topic):
     assert_error(rest.s.get(f"{rest.url}/v3/clusters/not-this-one", timeout=HTTP_TIMEOUT),
                  404, 404)
     assert topic in rest.s.get(f"{rest.url}/topics", timeout=HTTP_TIMEOUT).json()
+    # Confluent Server / Cloud clients use the same API under /kafka.
+    r = rest.s.post(f"{rest.url}/kafka/v3/clusters/{rest.cluster_id}/topics/{topic}/records",
+                    json={"partition_id": 1, "value": {"type": "STRING", "data": "via /kafka"}},
+                    timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.json()["partition_id"] == 1, r.text
+    assert rest.s.get(f"{rest.url}/kafka/v3/clusters", timeout=HTTP_TIMEOUT).json()["data"][0][
+        "cluster_id"] == rest.cluster_id
 
 
 # ------------------------------------------------------------------------------------------

@@ -30,7 +30,10 @@ pub fn routes() -> Router<AppState> {
             "/v3/clusters/{cluster_id}/topics/{topic}/partitions/{partition}",
             get(get_partition),
         )
-        .route("/topics", get(v2_list_topics))
+}
+
+pub fn v2_routes() -> Router<AppState> {
+    Router::new().route("/topics", get(v2_list_topics))
 }
 
 /// 404 unless `cluster_id` names this broker's cluster (Confluent checks the id on every v3 call).

@@ -118,9 +118,16 @@ fn bootstrap(state: &AppState) -> String {
 /// The proxy's routes; `state` supplies the settings (CORS) they are built with.
 pub fn routes(state: &AppState) -> Router<AppState> {
     let proxy = Arc::new(RestProxy::new());
+    let v3 = || {
+        Router::new()
+            .merge(clusters::routes())
+            .merge(produce::routes())
+    };
     Router::new()
-        .merge(clusters::routes())
-        .merge(produce::routes())
+        .merge(v3())
+        // Confluent Server and Confluent Cloud serve the same v3 API under /kafka.
+        .nest("/kafka", v3())
+        .merge(clusters::v2_routes())
         .merge(produce_v2::routes())
         .merge(consumers::routes())
         .layer(axum::middleware::from_fn(read_small_bodies))
