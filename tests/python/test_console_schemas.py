@@ -140,6 +140,19 @@ def test_subject_and_version_endpoints(registry):
     assert by_id["versions"] == [{"subject": SUBJECT, "version": 1}] and by_id["schemaType"] == "AVRO"
 
 
+def test_subject_names_with_slashes_and_spaces(registry):
+    client = SchemaRegistryClient({"url": registry.registry_url})
+    name = "team a/orders"
+    client.register_schema(name, Schema(json.dumps({"type": "string"}), "AVRO"))
+    info = get(registry, "/v1/schemas/subjects/" + requests.utils.quote(name, safe="")).json()
+    assert info["subject"] == name and [v["version"] for v in info["versions"]] == [1]
+    assert name in {s["subject"] for s in get(registry, "/v1/schemas/subjects").json()}
+    # A soft-deleted subject leaves the list (and the pages' screenshots).
+    client.delete_subject(name)
+    assert name not in {s["subject"] for s in get(registry, "/v1/schemas/subjects").json()}
+    assert get(registry, "/v1/schemas/subjects/" + requests.utils.quote(name, safe="")).status_code == 404
+
+
 @pytest.mark.parametrize("path, status, code", [
     ("/v1/schemas/subjects/no-such-subject", 404, 40401),
     ("/v1/schemas/subjects/no-such-subject/versions/1", 404, 40401),
@@ -153,6 +166,15 @@ def test_errors_in_confluent_shape(registry, path, status, code):
     assert r.status_code == status, r.text
     body = r.json()
     assert body["error_code"] == code and body["message"], body
+
+
+def test_routes_are_read_only(registry):
+    for path in ["/v1/schemas/subjects", f"/v1/schemas/subjects/{SUBJECT}/versions/1"]:
+        r = requests.post(registry.http_url + path, json={"schema": "{}"}, timeout=10)
+        assert r.status_code == 405 and r.json()["error_code"] == 405, r.text
+        r = requests.delete(registry.http_url + path, timeout=10)
+        assert r.status_code == 405, r.text
+    assert get(registry, f"/v1/schemas/subjects/{SUBJECT}").json()["versions"][0]["version"] == 1
 
 
 def test_records_endpoint_decodes_registry_payloads(registry):

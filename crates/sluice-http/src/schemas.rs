@@ -31,14 +31,19 @@ use sluice_schema::view;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
+    // Read-only: other methods get a Confluent-shaped 405, as on the rest of the API.
+    let not_allowed = || async { crate::error::ApiError::method_not_allowed() };
     Router::new()
-        .route("/v1/schemas/subjects", get(subjects))
-        .route("/v1/schemas/subjects/{subject}", get(subject))
+        .route("/v1/schemas/subjects", get(subjects).fallback(not_allowed))
+        .route(
+            "/v1/schemas/subjects/{subject}",
+            get(subject).fallback(not_allowed),
+        )
         .route(
             "/v1/schemas/subjects/{subject}/versions/{version}",
-            get(version),
+            get(version).fallback(not_allowed),
         )
-        .route("/v1/schemas/ids/{id}", get(by_id))
+        .route("/v1/schemas/ids/{id}", get(by_id).fallback(not_allowed))
 }
 
 /// The broker's registry, or the 404 a console page shows when it is turned off.
