@@ -431,6 +431,8 @@ enum Kind<'a> {
     /// One JSON type with the node holding its constraints.
     Typed(&'static str, Node<'a>),
     Enum(Vec<&'a Value>),
+    /// `const`: one permitted value.
+    Const(&'a Value),
     /// `allOf`/`anyOf`/`oneOf`, a list of types (`anyOf`) or a node mixing kinds (`allOf`).
     Combined(&'static str, Vec<Kind<'a>>),
     Not(Node<'a>),
@@ -454,6 +456,7 @@ impl<'a> Kind<'a> {
             Kind::Typed("integer", _) => "number",
             Kind::Typed(t, _) => t,
             Kind::Enum(_) => "enum",
+            Kind::Const(_) => "const",
             Kind::Combined(..) => "combined",
             Kind::Not(_) => "not",
             Kind::Lazy(_) => "lazy",
@@ -466,6 +469,7 @@ impl<'a> Kind<'a> {
             Kind::Typed(t, n) => format!("{t}:{}", n.v),
             Kind::Lazy(n) | Kind::Not(n) => n.v.to_string(),
             Kind::Enum(v) => format!("enum:{v:?}"),
+            Kind::Const(v) => format!("const:{v}"),
             Kind::Combined(c, m) => {
                 let inner: Vec<String> = m.iter().map(Kind::identity).collect();
                 format!("{c}:{inner:?}")
@@ -558,7 +562,7 @@ fn classify(node: Node<'_>) -> Kind<'_> {
     if let Some(Value::Array(values)) = obj.get("enum") {
         parts.push(Kind::Enum(values.iter().collect()));
     } else if let Some(c) = obj.get("const") {
-        parts.push(Kind::Enum(vec![c]));
+        parts.push(Kind::Const(c));
     }
     for crit in ["allOf", "anyOf", "oneOf"] {
         if let Some(Value::Array(subs)) = obj.get(crit) {
@@ -697,13 +701,23 @@ fn compare_uncached(ctx: &mut Ctx, old: Option<Kind<'_>>, new: Option<Kind<'_>>)
                 }
             }
         }
-        (Kind::Combined(_, members), n)
-            if !matches!(n, Kind::Combined(..)) && members.len() == 1 =>
-        {
-            let mut sub = ctx.sub();
-            compare(&mut sub, Some(members[0].clone()), Some(new.clone()));
-            if sub.compatible() {
-                return ctx.absorb(sub);
+        (Kind::Combined(crit, members), n) if !matches!(n, Kind::Combined(..)) => {
+            if members.len() == 1 {
+                let mut sub = ctx.sub();
+                compare(&mut sub, Some(members[0].clone()), Some(new.clone()));
+                if sub.compatible() {
+                    return ctx.absorb(sub);
+                }
+            } else if *crit == "allOf" {
+                // Dropping all but one part of a product accepts more.
+                for m in members {
+                    let mut sub = ctx.sub();
+                    compare(&mut sub, Some(m.clone()), Some(new.clone()));
+                    if sub.compatible() {
+                        ctx.absorb(sub);
+                        return ctx.add("PRODUCT_TYPE_NARROWED");
+                    }
+                }
             }
         }
         _ => {}
@@ -750,6 +764,7 @@ fn compare_uncached(ctx: &mut Ctx, old: Option<Kind<'_>>, new: Option<Kind<'_>>)
                 (false, false) => ctx.add("ENUM_ARRAY_CHANGED"),
             }
         }
+        (Kind::Const(o), Kind::Const(n)) if o != n => ctx.add_at("const", "ENUM_ARRAY_CHANGED"),
         (Kind::Combined(oc, om), Kind::Combined(nc, nm)) => compare_combined(ctx, oc, om, nc, nm),
         (Kind::Not(o), Kind::Not(n)) => {
             // not A reads not B when B reads A.
@@ -1266,8 +1281,9 @@ fn compare_combined(
     let change = if old_crit == new_crit {
         None
     } else if new_crit == "anyOf"
-        || (new_crit == "oneOf" && old.len() == 1)
-        || (new_crit == "allOf" && old.len() == 1 && new.len() == 1)
+        || (old.len() == 1 && new.len() == 1)
+        || (old.len() == 1 && new_crit == "oneOf")
+        || (new.len() == 1 && old_crit == "allOf")
     {
         Some("COMBINED_TYPE_EXTENDED")
     } else {
@@ -1293,7 +1309,7 @@ fn compare_combined(
             "SUM_TYPE_EXTENDED"
         });
     } else if oi.len() > ni.len() {
-        ctx.add(if new_crit == "allOf" {
+        ctx.add(if old_crit == "allOf" {
             "PRODUCT_TYPE_NARROWED"
         } else {
             "SUM_TYPE_NARROWED"

@@ -417,6 +417,27 @@ fn table() -> Vec<Case> {
             true,
         ),
         case(
+            "enum dropped from a typed string (product narrowed)",
+            json!({"type": "string", "enum": ["a", "b"]}),
+            s.clone(),
+            true,
+            false,
+        ),
+        case(
+            "const changed",
+            json!({"const": "a"}),
+            json!({"const": "b"}),
+            false,
+            false,
+        ),
+        case(
+            "allOf -> anyOf with fewer members",
+            json!({"allOf": [obj(json!({"a": s})), obj(json!({"b": i}))]}),
+            json!({"anyOf": [obj(json!({"a": s}))]}),
+            true,
+            false,
+        ),
+        case(
             "number -> integer narrows",
             json!({"type": "number"}),
             i.clone(),
