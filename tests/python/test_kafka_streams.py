@@ -172,7 +172,7 @@ def test_word_count_exactly_once_v2_survives_sigkill(sluice_factory, unique_topi
         kill_points = []
         for _ in range(KILLS):
             app.start()
-            at = rng.randrange(300, 1000)
+            at = rng.randrange(200, 700)
             app.kill_after(at, rng)
             kill_points.append(app.processed())
         app.start()
