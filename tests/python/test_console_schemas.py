@@ -197,6 +197,13 @@ def test_records_endpoint_decodes_protobuf_messages(registry):
     assert records[0]["value_schema"]["decoded"] == {
         "sku": "LAMP-01", "totalCents": "12999000000", "status": "PAID", "line": {"qty": 3}}
     assert records[1]["value_schema"]["decoded"] == {"qty": 7}
+    # The Python serializer registered a base64 descriptor; the console also gets .proto text.
+    v = get(registry, f"/v1/schemas/subjects/{PROTO_TOPIC}-value/versions/1").json()
+    assert v["schemaType"] == "PROTOBUF" and "message" not in v["schema"]
+    assert v["schemaText"] == (
+        'syntax = "proto3";\npackage shop;\n\nenum Status {\n  NEW = 0;\n  PAID = 1;\n}\n\n'
+        "message Order {\n  message Line {\n    int32 qty = 1;\n  }\n  string sku = 1;\n"
+        "  int64 total_cents = 2;\n  shop.Status status = 3;\n  shop.Order.Line line = 4;\n}\n")
 
 
 def test_registry_turned_off_answers_json_404(sluice_factory):

@@ -12,7 +12,7 @@
 
   /** The schema text laid out for reading: JSON (Avro, JSON Schema) indented, Protobuf as is. */
   function pretty(v) {
-    if (v.schemaType === "PROTOBUF") return v.schema;
+    if (v.schemaType === "PROTOBUF") return v.schemaText || v.schema;
     try { return JSON.stringify(JSON.parse(v.schema), null, 2); } catch (e) { return v.schema; }
   }
 

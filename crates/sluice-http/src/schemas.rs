@@ -11,7 +11,8 @@
 //! - `GET /v1/schemas/subjects`: every subject with its latest version, id, type, compatibility;
 //! - `GET /v1/schemas/subjects/{subject}`: its compatibility and versions (id, type each);
 //! - `GET /v1/schemas/subjects/{subject}/versions/{version}`: one version (number or `latest`)
-//!   as the registry answers it, plus the ids of schemas that reference it;
+//!   as the registry answers it, plus the ids of schemas that reference it (and `schemaText`,
+//!   the `.proto` text of a Protobuf schema registered as a base64 descriptor);
 //! - `GET /v1/schemas/ids/{id}`: a schema by id and the subject versions that use it.
 //!
 //! Errors are the registry's own, in Confluent's `{"error_code", "message"}` shape (unknown
@@ -114,6 +115,10 @@ async fn version(
         let mut body = version_json(&v);
         body["schemaType"] = json!(v.schema_type().as_str());
         body["referencedBy"] = referenced_by;
+        // A Protobuf schema sent as a base64 descriptor, readable and diffable as .proto text.
+        if let Some(text) = view::protobuf_text(&registry, &v).await {
+            body["schemaText"] = json!(text);
+        }
         Ok::<Value, RegistryError>(body)
     }
     .await;

@@ -461,6 +461,104 @@ fn compile_protobuf(schema: &str, refs: &[ResolvedReference]) -> Result<FileDesc
         .ok_or_else(|| "the Protobuf schema compiled to nothing".to_string())
 }
 
+/// A Protobuf schema registered as a base64 `FileDescriptorProto` (as Confluent's Python and Go
+/// serializers send it), written out as `.proto` text for reading and diffing; `None` for a
+/// schema that is `.proto` text already (or does not compile).
+pub async fn protobuf_text(registry: &Registry, v: &SchemaValue) -> Option<String> {
+    if v.schema_type() != SchemaType::Protobuf || File::from_source(PROTO_ROOT, &v.schema).is_ok() {
+        return None;
+    }
+    let refs = resolve(registry, &v.references).await.ok()?;
+    let file = compile_protobuf(&v.schema, &refs).ok()?;
+    let mut out = String::new();
+    let syntax = match file.syntax() {
+        prost_reflect::Syntax::Proto2 => "proto2",
+        prost_reflect::Syntax::Proto3 => "proto3",
+    };
+    out.push_str(&format!("syntax = \"{syntax}\";\n"));
+    if !file.package_name().is_empty() {
+        out.push_str(&format!("package {};\n", file.package_name()));
+    }
+    for dep in file.dependencies() {
+        out.push_str(&format!("import \"{}\";\n", dep.name()));
+    }
+    for e in file.enums() {
+        out.push('\n');
+        write_enum(&mut out, &e, 0);
+    }
+    for m in file.messages() {
+        out.push('\n');
+        write_message(&mut out, &m, 0, syntax == "proto2");
+    }
+    Some(out)
+}
+
+fn write_enum(out: &mut String, e: &prost_reflect::EnumDescriptor, depth: usize) {
+    let pad = "  ".repeat(depth);
+    out.push_str(&format!("{pad}enum {} {{\n", e.name()));
+    for v in e.values() {
+        out.push_str(&format!("{pad}  {} = {};\n", v.name(), v.number()));
+    }
+    out.push_str(&format!("{pad}}}\n"));
+}
+
+fn write_message(out: &mut String, m: &MessageDescriptor, depth: usize, proto2: bool) {
+    let pad = "  ".repeat(depth);
+    out.push_str(&format!("{pad}message {} {{\n", m.name()));
+    for e in m.child_enums() {
+        write_enum(out, &e, depth + 1);
+    }
+    for c in m.child_messages().filter(|c| !c.is_map_entry()) {
+        write_message(out, &c, depth + 1, proto2);
+    }
+    let mut oneofs_done = Vec::new();
+    for f in m.fields() {
+        match f.containing_oneof().filter(|o| !o.is_synthetic()) {
+            Some(o) => {
+                if oneofs_done.contains(&o.name().to_string()) {
+                    continue;
+                }
+                oneofs_done.push(o.name().to_string());
+                out.push_str(&format!("{pad}  oneof {} {{\n", o.name()));
+                for of in o.fields() {
+                    out.push_str(&format!("{pad}    {};\n", field_line(&of, proto2, true)));
+                }
+                out.push_str(&format!("{pad}  }}\n"));
+            }
+            None => out.push_str(&format!("{pad}  {};\n", field_line(&f, proto2, false))),
+        }
+    }
+    out.push_str(&format!("{pad}}}\n"));
+}
+
+fn field_line(f: &prost_reflect::FieldDescriptor, proto2: bool, in_oneof: bool) -> String {
+    let kind = |k: &Kind| match k {
+        Kind::Message(m) => m.full_name().to_string(),
+        Kind::Enum(e) => e.full_name().to_string(),
+        other => format!("{other:?}").to_ascii_lowercase(),
+    };
+    let ty = match f.kind() {
+        Kind::Message(entry) if f.is_map() => format!(
+            "map<{}, {}>",
+            kind(&entry.map_entry_key_field().kind()),
+            kind(&entry.map_entry_value_field().kind())
+        ),
+        k => kind(&k),
+    };
+    let label = match f.cardinality() {
+        _ if in_oneof || f.is_map() => "",
+        prost_reflect::Cardinality::Repeated => "repeated ",
+        prost_reflect::Cardinality::Required => "required ",
+        prost_reflect::Cardinality::Optional
+            if proto2 || f.field_descriptor_proto().proto3_optional() =>
+        {
+            "optional "
+        }
+        prost_reflect::Cardinality::Optional => "",
+    };
+    format!("{label}{ty} {} = {}", f.name(), f.number())
+}
+
 /// A Protobuf payload after the schema id: the message-index path (zigzag varints: a count,
 /// then that many indexes; a lone 0 means the file's first message), then the message.
 fn decode_protobuf(file: &FileDescriptor, payload: &[u8]) -> Result<Json, String> {
@@ -604,6 +702,26 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serialized_protobuf_is_written_back_as_proto_text() {
+        let file = compile_protobuf(
+            "syntax = \"proto3\"; package shop; enum S { NEW = 0; PAID = 1; } \
+             message Order { message Line { int32 qty = 1; } string sku = 1; repeated Line lines = 2; \
+             map<string, int64> tags = 3; S status = 4; oneof pay { string card = 5; bytes token = 6; } \
+             optional double discount = 7; }",
+            &[],
+        )
+        .unwrap();
+        let mut out = String::new();
+        write_message(&mut out, &file.messages().next().unwrap(), 0, false);
+        assert_eq!(
+            out,
+            "message Order {\n  message Line {\n    int32 qty = 1;\n  }\n  string sku = 1;\n  \
+             repeated shop.Order.Line lines = 2;\n  map<string, int64> tags = 3;\n  shop.S status = 4;\n  \
+             oneof pay {\n    string card = 5;\n    bytes token = 6;\n  }\n  optional double discount = 7;\n}\n"
+        );
+    }
 
     #[test]
     fn json_keeps_member_order() {
