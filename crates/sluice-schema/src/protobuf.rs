@@ -226,6 +226,7 @@ fn is_compatible(kind: &str) -> bool {
             | "ONEOF_ADDED"
             | "ONEOF_REMOVED"
             | "ONEOF_FIELD_ADDED"
+            | "ONEOF_FIELD_MOVED_TO_TOP_LEVEL"
     )
 }
 
@@ -424,103 +425,101 @@ fn compare_message(ctx: &mut Ctx<'_>, old: &MessageDescriptor, new: &MessageDesc
         m.fields().map(|f| (f.number(), f)).collect()
     };
     let (all_old, all_new) = (fields(old), fields(new));
-    let mut plain_old: BTreeMap<u32, FieldDescriptor> = all_old
+    let oneof_of_each = |all: &BTreeMap<u32, FieldDescriptor>| -> BTreeMap<u32, String> {
+        all.iter()
+            .filter_map(|(n, f)| oneof_of(f).map(|o| (*n, o)))
+            .collect()
+    };
+    let (old_oneof, new_oneof) = (oneof_of_each(&all_old), oneof_of_each(&all_new));
+    let old_names: BTreeSet<&String> = old_oneof.values().collect();
+    let new_names: BTreeSet<&String> = new_oneof.values().collect();
+
+    // A oneof gone by name with none of its members left anywhere was deleted as a whole
+    // (compatible); members dropped from a oneof that lives on are removals.
+    let deleted: BTreeSet<&String> = old_names
         .iter()
-        .filter(|(_, f)| oneof_of(f).is_none())
-        .map(|(k, f)| (*k, f.clone()))
-        .collect();
-    let plain_new: BTreeMap<u32, FieldDescriptor> = all_new
-        .iter()
-        .filter(|(_, f)| oneof_of(f).is_none())
-        .map(|(k, f)| (*k, f.clone()))
-        .collect();
-    let oneofs =
-        |all: &BTreeMap<u32, FieldDescriptor>| -> BTreeMap<String, BTreeMap<u32, FieldDescriptor>> {
-            let mut out: BTreeMap<String, BTreeMap<u32, FieldDescriptor>> = BTreeMap::new();
-            for (n, f) in all {
-                if let Some(o) = oneof_of(f) {
-                    out.entry(o).or_default().insert(*n, f.clone());
-                }
-            }
-            out
-        };
-    let (old_oneofs, new_oneofs) = (oneofs(&all_old), oneofs(&all_new));
-    let old_oneof_numbers: BTreeSet<u32> = old_oneofs
-        .values()
-        .flat_map(|m| m.keys().copied())
+        .copied()
+        .filter(|name| {
+            !new_names.contains(name)
+                && !old_oneof
+                    .iter()
+                    .any(|(n, o)| o == *name && all_new.contains_key(n))
+        })
         .collect();
 
-    // Fields moved into a oneof: at most one existing field per oneof, and not into a oneof
-    // that already held fields.
-    for (name, members) in &new_oneofs {
-        let moved = members
-            .keys()
-            .filter(|n| plain_old.remove(n).is_some())
-            .count();
-        let existing = members
-            .keys()
-            .filter(|n| old_oneof_numbers.contains(n))
-            .count();
-        ctx.within(name, |ctx| {
-            if moved > 1 {
-                ctx.add("MULTIPLE_FIELDS_MOVED_TO_ONEOF");
-            } else if moved == 1 && existing > 0 {
-                ctx.add("FIELD_MOVED_TO_EXISTING_ONEOF");
+    // New mutual exclusivity: a oneof of the new schema whose existing members came from more
+    // than one place in the old one (separate top-level fields, or different oneofs).
+    for name in &new_names {
+        let mut origins = BTreeSet::new();
+        let mut moved_from_top = 0;
+        for (number, _) in new_oneof.iter().filter(|(_, o)| o == name) {
+            if let Some(o) = old_oneof.get(number) {
+                origins.insert(format!("oneof:{o}"));
+            } else if all_old.contains_key(number) {
+                origins.insert(format!("field:{number}"));
+                moved_from_top += 1;
             }
-        });
-    }
-    let names: BTreeSet<&String> = old_oneofs.keys().chain(new_oneofs.keys()).collect();
-    for name in names {
-        ctx.within(name, |ctx| {
-            match (old_oneofs.get(name), new_oneofs.get(name)) {
-                (Some(_), None) => ctx.add("ONEOF_REMOVED"),
-                (None, Some(_)) => ctx.add("ONEOF_ADDED"),
-                (Some(o), Some(n)) => {
-                    let numbers: BTreeSet<&u32> = o.keys().chain(n.keys()).collect();
-                    for number in numbers {
-                        ctx.within(number, |ctx| match (o.get(number), n.get(number)) {
-                            (Some(_), None) if !all_new.contains_key(number) => {
-                                ctx.add("ONEOF_FIELD_REMOVED")
-                            }
-                            (None, Some(_)) => ctx.add("ONEOF_FIELD_ADDED"),
-                            (Some(a), Some(b)) => compare_field(ctx, a, b),
-                            _ => {}
-                        });
-                    }
-                }
-                (None, None) => {}
-            }
-        });
-    }
-    let numbers: BTreeSet<&u32> = plain_old.keys().chain(plain_new.keys()).collect();
-    for number in numbers {
-        ctx.within(number, |ctx| {
-            match (plain_old.get(number), plain_new.get(number)) {
-                (Some(o), None) => ctx.add(if o.cardinality() == Cardinality::Required {
-                    "REQUIRED_FIELD_REMOVED"
-                } else {
-                    "FIELD_REMOVED"
-                }),
-                (None, Some(n)) => ctx.add(if n.cardinality() == Cardinality::Required {
-                    "REQUIRED_FIELD_ADDED"
-                } else {
-                    "FIELD_ADDED"
-                }),
-                (Some(o), Some(n)) => compare_field(ctx, o, n),
-                (None, None) => {}
-            }
-        });
-    }
-    // Fields whose oneof membership changed are compared by number as well.
-    for (number, o) in &all_old {
-        let Some(n) = all_new.get(number) else {
-            continue;
-        };
-        let (oo, no) = (oneof_of(o), oneof_of(n));
-        if (oo.is_none() && no.is_none()) || (oo.is_some() && oo == no) {
-            continue;
         }
-        ctx.within(number, |ctx| compare_field(ctx, o, n));
+        if origins.len() > 1 {
+            ctx.within(name, |ctx| {
+                ctx.add(if moved_from_top > 1 {
+                    "MULTIPLE_FIELDS_MOVED_TO_ONEOF"
+                } else {
+                    "FIELD_MOVED_TO_EXISTING_ONEOF"
+                })
+            });
+        }
+    }
+    for name in old_names.union(&new_names) {
+        match (old_names.contains(name), new_names.contains(name)) {
+            (true, false) => ctx.within(name, |ctx| ctx.add("ONEOF_REMOVED")),
+            (false, true) => ctx.within(name, |ctx| ctx.add("ONEOF_ADDED")),
+            _ => {}
+        }
+    }
+
+    // Every field by number, wherever it lives.
+    let numbers: BTreeSet<&u32> = all_old.keys().chain(all_new.keys()).collect();
+    for number in numbers {
+        let (oo, no) = (old_oneof.get(number), new_oneof.get(number));
+        match (all_old.get(number), all_new.get(number)) {
+            (Some(o), None) => match oo {
+                Some(oneof) if deleted.contains(oneof) => {}
+                Some(oneof) => ctx.within(format!("{oneof}/{number}"), |ctx| {
+                    ctx.add("ONEOF_FIELD_REMOVED")
+                }),
+                None => ctx.within(number, |ctx| {
+                    ctx.add(if o.cardinality() == Cardinality::Required {
+                        "REQUIRED_FIELD_REMOVED"
+                    } else {
+                        "FIELD_REMOVED"
+                    })
+                }),
+            },
+            (None, Some(n)) => match no {
+                Some(oneof) => ctx.within(format!("{oneof}/{number}"), |ctx| {
+                    ctx.add("ONEOF_FIELD_ADDED")
+                }),
+                None => ctx.within(number, |ctx| {
+                    ctx.add(if n.cardinality() == Cardinality::Required {
+                        "REQUIRED_FIELD_ADDED"
+                    } else {
+                        "FIELD_ADDED"
+                    })
+                }),
+            },
+            (Some(o), Some(n)) => {
+                if oo.is_some() && no.is_none() {
+                    ctx.within(number, |ctx| ctx.add("ONEOF_FIELD_MOVED_TO_TOP_LEVEL"));
+                }
+                let at = match no {
+                    Some(oneof) => format!("{oneof}/{number}"),
+                    None => number.to_string(),
+                };
+                ctx.within(at, |ctx| compare_field(ctx, o, n));
+            }
+            (None, None) => {}
+        }
     }
     compare_types(
         ctx,
