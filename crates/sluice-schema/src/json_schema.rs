@@ -591,8 +591,11 @@ struct Ctx {
     budget: std::rc::Rc<std::cell::Cell<usize>>,
     /// Differences found per (old, new) subschema pair: a subschema reached along many paths
     /// (`$ref`s, unions) is compared once.
-    memo: std::rc::Rc<std::cell::RefCell<HashMap<(usize, usize), Vec<Diff>>>>,
+    memo: std::rc::Rc<std::cell::RefCell<DiffMemo>>,
 }
+
+/// Differences already found, by (old, new) node pair.
+type DiffMemo = HashMap<(usize, usize), Vec<Diff>>;
 
 /// How many node comparisons one compatibility check may make.
 const COMPARISON_BUDGET: usize = 20_000;
