@@ -188,9 +188,20 @@ fn offsets_sent_to_a_transaction_appear_only_at_commit() {
     broker.create_topic(&input, 1, &[]);
     broker.create_topic(&output, 1, &[]);
     let group = "txn-group";
+    // read_uncommitted: OffsetFetch without require_stable answers the last committed offset
+    // even while a transaction is about to replace it.
     let member: BaseConsumer = broker
         .consumer_config()
         .set("group.id", group)
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .expect("consumer");
+    // read_committed: librdkafka sends require_stable (KIP-447), answered with
+    // UNSTABLE_OFFSET_COMMIT while the transaction is open, which it retries until it ends.
+    let stable: BaseConsumer = broker
+        .consumer_config()
+        .set("group.id", group)
+        .set("isolation.level", "read_committed")
         .create()
         .expect("consumer");
     let metadata = member.group_metadata().expect("group metadata");
@@ -220,8 +231,16 @@ fn offsets_sent_to_a_transaction_appear_only_at_commit() {
         Some(Offset::Invalid),
         "offsets stay invisible until the commit"
     );
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(&input, 0);
+    let while_open = stable.committed_offsets(tpl, Duration::from_secs(2));
+    assert!(
+        while_open.is_err(),
+        "a read_committed consumer must not get an offset an open transaction replaces: {while_open:?}"
+    );
     producer.commit_transaction(T).expect("commit");
     assert_eq!(committed(&member), Some(Offset::Offset(5)));
+    assert_eq!(committed(&stable), Some(Offset::Offset(5)));
 
     producer.begin_transaction().expect("begin");
     send_all(&producer, &output, &[Rec::value(0, "b")]);
@@ -307,9 +326,20 @@ fn crash_and_recover(extra: &[&str]) {
     broker.create_topic(&topic, 2, &[]);
     // Both transactions also commit consumer offsets (of the topic itself, partition 0).
     let group = "crash-group";
+    // read_uncommitted: OffsetFetch without require_stable answers the last committed offset
+    // even while a transaction is about to replace it.
     let member: BaseConsumer = broker
         .consumer_config()
         .set("group.id", group)
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .expect("consumer");
+    // read_committed: librdkafka sends require_stable (KIP-447), answered with
+    // UNSTABLE_OFFSET_COMMIT while the transaction is open, which it retries until it ends.
+    let stable: BaseConsumer = broker
+        .consumer_config()
+        .set("group.id", group)
+        .set("isolation.level", "read_committed")
         .create()
         .expect("consumer");
     let metadata = member.group_metadata().expect("group metadata");

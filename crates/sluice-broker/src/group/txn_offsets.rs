@@ -8,6 +8,7 @@
 //! `txn_pending` until [`GroupCoordinator::complete_txn_offsets`]; at start-up
 //! [`super::store::OffsetsStore::load`] resolves them by the markers in the log.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::offsets::CommitInput;
@@ -97,6 +98,25 @@ impl GroupCoordinator {
             .or_default()
             .extend(records);
         Ok(partition)
+    }
+
+    /// The partitions of `group_id` for which a transaction that has not ended yet holds an
+    /// offset. OffsetFetch with `require_stable` (KIP-447) answers UNSTABLE_OFFSET_COMMIT for
+    /// them, so a consumer taking over never starts from an offset about to be replaced.
+    pub fn pending_txn_partitions(&self, group_id: &str) -> HashSet<(String, i32)> {
+        let pending = self.txn_pending.lock();
+        pending
+            .values()
+            .flatten()
+            .filter_map(|(key, _)| match records::decode_key(key) {
+                Ok(RecordKey::Offset {
+                    group,
+                    topic,
+                    partition,
+                }) if group == group_id => Some((topic, partition)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The producer's transaction ended (its markers are written): on commit its staged offsets

@@ -1,5 +1,9 @@
 //! OffsetFetch: a group's committed offsets, for given partitions or all of them (null topics),
 //! for one group (v1-7) or several groups at once (v8+).
+//!
+//! With `require_stable` (v7+, KIP-447; read_committed consumers send it) a partition whose
+//! offset an open transaction is about to replace answers UNSTABLE_OFFSET_COMMIT instead of the
+//! old offset, and the client retries until the transaction ends.
 
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
@@ -7,8 +11,11 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
 
+use std::collections::HashSet;
+
 use super::str_bytes;
 use crate::dispatch::{Ctx, Outcome};
+use crate::error::Code;
 use crate::group::offsets::Fetched;
 use crate::group::Committed;
 
@@ -46,7 +53,10 @@ pub async fn handle(ctx: &Ctx, req: OffsetFetchRequest) -> Outcome<OffsetFetchRe
                 let mut out = OffsetFetchResponseGroup::default();
                 out.group_id = g.group_id.clone();
                 match groups.fetch_offsets(&g.group_id, member, topics) {
-                    Ok(fetched) => out.topics = group_topics(fetched, v),
+                    Ok(fetched) => {
+                        let unstable = unstable(ctx, &g.group_id, req.require_stable);
+                        out.topics = group_topics(fetched, v, &unstable);
+                    }
                     Err(c) => out.error_code = c.code(),
                 }
                 out
@@ -60,7 +70,10 @@ pub async fn handle(ctx: &Ctx, req: OffsetFetchRequest) -> Outcome<OffsetFetchRe
             .collect()
     });
     match groups.fetch_offsets(&req.group_id, None, topics.clone()) {
-        Ok(fetched) => resp.topics = single_topics(fetched, v, 0),
+        Ok(fetched) => {
+            let unstable = unstable(ctx, &req.group_id, v >= 7 && req.require_stable);
+            resp.topics = single_topics(fetched, v, 0, &unstable);
+        }
         Err(c) if v >= 2 => resp.error_code = c.code(),
         // v1 has no top-level error: every asked partition carries it.
         Err(c) => {
@@ -69,54 +82,81 @@ pub async fn handle(ctx: &Ctx, req: OffsetFetchRequest) -> Outcome<OffsetFetchRe
                 .into_iter()
                 .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
                 .collect();
-            resp.topics = single_topics(asked, v, c.code());
+            resp.topics = single_topics(asked, v, c.code(), &HashSet::new());
         }
     }
     Outcome::Now(resp)
 }
 
-fn single_topics(fetched: Fetched, v: i16, error: i16) -> Vec<OffsetFetchResponseTopic> {
+/// The partitions to answer UNSTABLE_OFFSET_COMMIT for, when the client asked for stability.
+fn unstable(ctx: &Ctx, group_id: &str, require_stable: bool) -> HashSet<(String, i32)> {
+    if require_stable {
+        ctx.broker.groups.pending_txn_partitions(group_id)
+    } else {
+        HashSet::new()
+    }
+}
+
+fn single_topics(
+    fetched: Fetched,
+    v: i16,
+    error: i16,
+    unstable: &HashSet<(String, i32)>,
+) -> Vec<OffsetFetchResponseTopic> {
     fetched
         .into_iter()
         .map(|(name, parts)| {
             let mut t = OffsetFetchResponseTopic::default();
-            t.name = TopicName(str_bytes(name));
             t.partitions = parts
                 .into_iter()
                 .map(|(index, c)| {
-                    let (offset, epoch, metadata) = fields(c, v);
+                    let is_unstable = unstable.contains(&(name.clone(), index));
+                    let (offset, epoch, metadata) = fields(c.filter(|_| !is_unstable), v);
                     let mut p = OffsetFetchResponsePartition::default();
                     p.partition_index = index;
                     p.committed_offset = offset;
                     p.committed_leader_epoch = epoch;
                     p.metadata = Some(str_bytes(metadata));
-                    p.error_code = error;
+                    p.error_code = if is_unstable {
+                        Code::UnstableOffsetCommit.code()
+                    } else {
+                        error
+                    };
                     p
                 })
                 .collect();
+            t.name = TopicName(str_bytes(name));
             t
         })
         .collect()
 }
 
-fn group_topics(fetched: Fetched, v: i16) -> Vec<OffsetFetchResponseTopics> {
+fn group_topics(
+    fetched: Fetched,
+    v: i16,
+    unstable: &HashSet<(String, i32)>,
+) -> Vec<OffsetFetchResponseTopics> {
     fetched
         .into_iter()
         .map(|(name, parts)| {
             let mut t = OffsetFetchResponseTopics::default();
-            t.name = TopicName(str_bytes(name));
             t.partitions = parts
                 .into_iter()
                 .map(|(index, c)| {
-                    let (offset, epoch, metadata) = fields(c, v);
+                    let is_unstable = unstable.contains(&(name.clone(), index));
+                    let (offset, epoch, metadata) = fields(c.filter(|_| !is_unstable), v);
                     let mut p = OffsetFetchResponsePartitions::default();
                     p.partition_index = index;
                     p.committed_offset = offset;
                     p.committed_leader_epoch = epoch;
                     p.metadata = Some(str_bytes(metadata));
+                    if is_unstable {
+                        p.error_code = Code::UnstableOffsetCommit.code();
+                    }
                     p
                 })
                 .collect();
+            t.name = TopicName(str_bytes(name));
             t
         })
         .collect()
