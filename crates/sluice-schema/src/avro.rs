@@ -486,3 +486,148 @@ impl<'a> Checker<'a> {
         }
     }
 }
+
+/// Largest allocation apache-avro may make for one decoded collection or byte string. Its
+/// default (512 MiB) lets one crafted record take half a gigabyte; a record is at most
+/// `message.max.bytes` long, so collections of real data stay far below this.
+const MAX_DECODE_ALLOCATION: usize = 64 * 1024 * 1024;
+
+/// Caps apache-avro's allocations (a process-wide setting, fixed at first use).
+pub fn bound_decoding() {
+    apache_avro::util::max_allocation_bytes(MAX_DECODE_ALLOCATION);
+}
+
+/// Why decoding datums of `schema` could take unbounded memory or never finish, if it could.
+///
+/// Registered schemas come from users, and the broker decodes payloads with them (produce-time
+/// validation, the console's message browser). Every Avro value costs at least one byte of
+/// input, except values of zero-size types (`null`, `fixed` of size 0, records of only those):
+/// an array of such items can claim billions of entries from a few bytes, and a record that
+/// contains itself through zero-size fields recurses without reading anything. Such schemas are
+/// legal but useless for data. Recursive records are legal and useful (linked lists, trees), but
+/// apache-avro decodes them by recursion as deep as the payload says, so a crafted payload can
+/// overflow the stack. Payloads of all these schemas are not decoded.
+pub fn decode_hazard(schema: &Schema, references: &[Schema]) -> Option<String> {
+    let mut names = HashMap::new();
+    for s in references.iter().chain(std::iter::once(schema)) {
+        collect_names(s, &mut names);
+    }
+    let mut seen = HashSet::new();
+    hazard_in(schema, &names, &mut seen)
+}
+
+fn hazard_in(
+    s: &Schema,
+    names: &HashMap<String, Schema>,
+    seen: &mut HashSet<String>,
+) -> Option<String> {
+    match s {
+        Schema::Array(a) => {
+            let mut cycle = false;
+            if zero_size(&a.items, names, &mut Vec::new(), &mut cycle) {
+                return Some("an array whose items encode in zero bytes".into());
+            }
+            hazard_in(&a.items, names, seen)
+        }
+        Schema::Map(m) => hazard_in(&m.types, names, seen),
+        Schema::Union(u) => u.variants().iter().find_map(|v| hazard_in(v, names, seen)),
+        Schema::Record(r) => {
+            if !seen.insert(r.name.fullname(None)) {
+                return None;
+            }
+            if contains_itself(s, names) {
+                // apache-avro decodes recursively: a payload of a few hundred kilobytes can
+                // nest deep enough to overflow the stack, and a record that reaches itself
+                // through fields that read nothing recurses forever on any input.
+                return Some(format!(
+                    "record {} is recursive (nesting depth would be set by the payload)",
+                    r.name.fullname(None)
+                ));
+            }
+            r.fields
+                .iter()
+                .find_map(|f| hazard_in(&f.schema, names, seen))
+        }
+        Schema::Ref { name } => {
+            let full = name.fullname(None);
+            if seen.contains(&full) {
+                return None;
+            }
+            let target = names.get(&full)?.clone();
+            hazard_in(&target, names, seen)
+        }
+        _ => None,
+    }
+}
+
+/// Whether the named record `s` can be reached again from inside itself.
+fn contains_itself(s: &Schema, names: &HashMap<String, Schema>) -> bool {
+    let Schema::Record(r) = s else { return false };
+    let target = r.name.fullname(None);
+    let mut stack: Vec<&Schema> = r.fields.iter().map(|f| &f.schema).collect();
+    let mut expanded = HashSet::new();
+    while let Some(s) = stack.pop() {
+        match s {
+            Schema::Record(r) => {
+                let full = r.name.fullname(None);
+                if full == target {
+                    return true;
+                }
+                if expanded.insert(full) {
+                    stack.extend(r.fields.iter().map(|f| &f.schema));
+                }
+            }
+            Schema::Ref { name } => {
+                let full = name.fullname(None);
+                if full == target {
+                    return true;
+                }
+                if let Some(named) = names.get(&full) {
+                    if expanded.insert(full) {
+                        stack.push(named);
+                    }
+                }
+            }
+            Schema::Array(a) => stack.push(&a.items),
+            Schema::Map(m) => stack.push(&m.types),
+            Schema::Union(u) => stack.extend(u.variants()),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether values of `s` can encode in zero bytes; sets `cycle` when a record is reached again
+/// through fields that read nothing (decoding it would recurse forever).
+fn zero_size(
+    s: &Schema,
+    names: &HashMap<String, Schema>,
+    visiting: &mut Vec<String>,
+    cycle: &mut bool,
+) -> bool {
+    match s {
+        Schema::Null => true,
+        Schema::Record(r) => {
+            let full = r.name.fullname(None);
+            if visiting.contains(&full) {
+                *cycle = true;
+                return true;
+            }
+            visiting.push(full);
+            let all = r
+                .fields
+                .iter()
+                .all(|f| zero_size(&f.schema, names, visiting, cycle));
+            visiting.pop();
+            all
+        }
+        Schema::Ref { name } => match names.get(&name.fullname(None)) {
+            Some(target) => {
+                let target = target.clone();
+                zero_size(&target, names, visiting, cycle)
+            }
+            None => false,
+        },
+        other => fixed_of(other).is_some_and(|f| f.size == 0),
+    }
+}

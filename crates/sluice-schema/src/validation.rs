@@ -264,6 +264,12 @@ fn decode_avro(
     others: &[apache_avro::Schema],
     payload: &[u8],
 ) -> Result<(), String> {
+    crate::avro::bound_decoding();
+    if crate::avro::decode_hazard(schema, others).is_some() {
+        // Decoding could exhaust memory or the stack (see `decode_hazard`): the schema id was
+        // checked, the payload check is skipped rather than rejecting well-formed data.
+        return Ok(());
+    }
     let mut reader = payload;
     // apache-avro answers a datum cut short with nulls rather than an error, so the value
     // must also fit the schema (and nothing may be left over).

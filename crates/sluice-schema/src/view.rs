@@ -354,6 +354,10 @@ fn decode_avro(
     others: &[apache_avro::Schema],
     payload: &[u8],
 ) -> Result<Json, String> {
+    crate::avro::bound_decoding();
+    if let Some(why) = crate::avro::decode_hazard(schema, others) {
+        return Err(format!("payloads of this schema are not decoded: {why}"));
+    }
     let mut reader = payload;
     #[allow(deprecated)] // the builder that replaces these does the same
     let value = if others.is_empty() {
