@@ -26,7 +26,7 @@ use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 use crate::types::ResolvedReference;
 
 /// The import name the schema itself is compiled under.
-const ROOT: &str = "sluice/registered_schema.proto";
+pub(crate) const ROOT: &str = "sluice/registered_schema.proto";
 
 /// A compiled Protobuf schema.
 #[derive(Debug, Clone)]
@@ -120,10 +120,27 @@ impl Parsed {
             .map(|m| m.full_name().to_string())
     }
 
+    /// The compiled file, for reading the schema's messages (the console decodes payloads with it).
+    pub fn descriptor(&self) -> &FileDescriptor {
+        &self.file
+    }
+
     /// Checks a payload in Confluent's Protobuf wire format (after magic byte and id): the
-    /// message-index path (zigzag varints: a count, then indexes; a single 0 means the first
-    /// message) and the message itself.
+    /// message-index path and the message itself.
     pub fn decode(&self, payload: &[u8]) -> Result<(), String> {
+        let (message, body) = self.message_for(payload)?;
+        DynamicMessage::decode(message, body)
+            .map(|_| ())
+            .map_err(|e| format!("not a valid {}: {e}", self.file.package_name()))
+    }
+
+    /// Splits a payload (after magic byte and id) into the message its message-index path names
+    /// (zigzag varints: a count, then indexes; a single 0 means the first message) and the
+    /// message's bytes.
+    pub fn message_for<'p>(
+        &self,
+        payload: &'p [u8],
+    ) -> Result<(MessageDescriptor, &'p [u8]), String> {
         let mut pos = 0;
         let count = read_zigzag(payload, &mut pos)?;
         let path: Vec<i64> = if count == 0 {
@@ -146,9 +163,7 @@ impl Parsed {
             message = Some(next.ok_or_else(|| format!("no message at index {i}"))?);
         }
         let message = message.ok_or("no message")?;
-        DynamicMessage::decode(message, &payload[pos..])
-            .map(|_| ())
-            .map_err(|e| format!("not a valid {}: {e}", self.file.package_name()))
+        Ok((message, &payload[pos..]))
     }
 }
 
@@ -167,7 +182,7 @@ fn read_zigzag(buf: &[u8], pos: &mut usize) -> Result<i64, String> {
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn base64_encode(bytes: &[u8]) -> String {
+pub(crate) fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [

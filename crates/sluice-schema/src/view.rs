@@ -11,21 +11,19 @@
 //! 4-byte big-endian integer, then the data) into JSON with the registered schema: Avro datums
 //! through `apache-avro`, JSON Schema payloads as the JSON they are, Protobuf messages (after
 //! their message-index path) as `prost-reflect` dynamic messages in proto3's JSON mapping.
-//! [`crate::protobuf::Parsed`] keeps its compiled descriptor private, so the schema is
-//! compiled again here the same way (a public accessor there would remove that copy).
+//! Protobuf schemas are compiled by [`crate::protobuf`], the same way the registry does.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use prost_reflect::prost::Message as _;
-use prost_reflect::prost_types::FileDescriptorProto;
-use prost_reflect::{DynamicMessage, FileDescriptor, Kind, MapKey, MessageDescriptor};
-use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
+use prost_reflect::{DynamicMessage, Kind, MapKey, MessageDescriptor};
+use protox::file::File;
 use serde::Serialize;
 use serde_json::Value;
 use sluice_broker::Broker;
 
 use crate::error::RegistryError;
+use crate::protobuf::{self, base64_encode};
 use crate::registry::{Registry, VersionSel};
 use crate::store::{Reference, SchemaValue};
 use crate::types::{ResolvedReference, SchemaType};
@@ -202,7 +200,7 @@ enum Reader {
     Avro(apache_avro::Schema, Vec<apache_avro::Schema>),
     Json,
     /// The compiled schema file (its messages are what the index path points into).
-    Protobuf(FileDescriptor),
+    Protobuf(protobuf::Parsed),
 }
 
 impl Decoder {
@@ -264,7 +262,7 @@ impl Decoder {
             },
             SchemaType::Json => Ok(Reader::Json),
             SchemaType::Protobuf => match resolve(&self.registry, &v.references).await {
-                Ok(refs) => compile_protobuf(&v.schema, &refs).map(Reader::Protobuf),
+                Ok(refs) => protobuf::parse(&v.schema, &refs).map(Reader::Protobuf),
                 Err(e) => Err(e),
             },
         };
@@ -414,66 +412,18 @@ fn avro_json(value: apache_avro::types::Value) -> Result<Json, String> {
     })
 }
 
-/// The import name the schema itself is compiled under.
-const PROTO_ROOT: &str = "sluice/registered_schema.proto";
-
-/// The schema and its references, served to protox from memory.
-struct MemoryFiles(BTreeMap<String, File>);
-
-impl FileResolver for MemoryFiles {
-    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
-        self.0
-            .get(name)
-            .cloned()
-            .ok_or_else(|| protox::Error::file_not_found(name))
-    }
-}
-
-/// One schema text as a protox file: `.proto` source, or a base64 `FileDescriptorProto` (what
-/// Confluent's Python and Go serializers register).
-fn proto_file(name: &str, text: &str) -> Result<File, String> {
-    match File::from_source(name, text) {
-        Ok(f) => Ok(f),
-        Err(parse_error) => {
-            let bytes = base64_decode(text.trim()).ok_or_else(|| parse_error.to_string())?;
-            let mut proto = FileDescriptorProto::decode(bytes.as_slice())
-                .map_err(|_| parse_error.to_string())?;
-            proto.name = Some(name.to_string());
-            Ok(File::from_file_descriptor_proto(proto))
-        }
-    }
-}
-
-/// Compiles a Protobuf schema with its references as imports (by the reference's name).
-fn compile_protobuf(schema: &str, refs: &[ResolvedReference]) -> Result<FileDescriptor, String> {
-    let mut files = BTreeMap::new();
-    files.insert(PROTO_ROOT.to_string(), proto_file(PROTO_ROOT, schema)?);
-    for r in refs {
-        files.insert(r.name.clone(), proto_file(&r.name, &r.schema)?);
-    }
-    let mut resolver = ChainFileResolver::new();
-    resolver.add(MemoryFiles(files));
-    resolver.add(GoogleFileResolver::new());
-    let mut compiler = protox::Compiler::with_file_resolver(resolver);
-    compiler.include_imports(true);
-    compiler
-        .open_file(PROTO_ROOT)
-        .map_err(|e| format!("the Protobuf schema does not compile: {e}"))?;
-    compiler
-        .descriptor_pool()
-        .get_file_by_name(PROTO_ROOT)
-        .ok_or_else(|| "the Protobuf schema compiled to nothing".to_string())
-}
-
 /// A Protobuf schema registered as a base64 `FileDescriptorProto` (as Confluent's Python and Go
 /// serializers send it), written out as `.proto` text for reading and diffing; `None` for a
 /// schema that is `.proto` text already (or does not compile).
 pub async fn protobuf_text(registry: &Registry, v: &SchemaValue) -> Option<String> {
-    if v.schema_type() != SchemaType::Protobuf || File::from_source(PROTO_ROOT, &v.schema).is_ok() {
+    if v.schema_type() != SchemaType::Protobuf
+        || File::from_source(protobuf::ROOT, &v.schema).is_ok()
+    {
         return None;
     }
     let refs = resolve(registry, &v.references).await.ok()?;
-    let file = compile_protobuf(&v.schema, &refs).ok()?;
+    let parsed = protobuf::parse(&v.schema, &refs).ok()?;
+    let file = parsed.descriptor();
     let mut out = String::new();
     let syntax = match file.syntax() {
         prost_reflect::Syntax::Proto2 => "proto2",
@@ -563,48 +513,13 @@ fn field_line(f: &prost_reflect::FieldDescriptor, proto2: bool, in_oneof: bool) 
     format!("{label}{ty} {} = {}", f.name(), f.number())
 }
 
-/// A Protobuf payload after the schema id: the message-index path (zigzag varints: a count,
-/// then that many indexes; a lone 0 means the file's first message), then the message.
-fn decode_protobuf(file: &FileDescriptor, payload: &[u8]) -> Result<Json, String> {
-    let mut pos = 0;
-    let count = read_zigzag(payload, &mut pos)?;
-    let path: Vec<i64> = if count == 0 {
-        vec![0]
-    } else {
-        if !(0..=64).contains(&count) {
-            return Err(format!("invalid message index count {count}"));
-        }
-        (0..count)
-            .map(|_| read_zigzag(payload, &mut pos))
-            .collect::<Result<_, _>>()?
-    };
-    let mut message: Option<MessageDescriptor> = None;
-    for index in path {
-        let i = usize::try_from(index).map_err(|_| format!("invalid message index {index}"))?;
-        let next = match &message {
-            None => file.messages().nth(i),
-            Some(m) => m.child_messages().filter(|c| !c.is_map_entry()).nth(i),
-        };
-        message = Some(next.ok_or_else(|| format!("the schema has no message at index {i}"))?);
-    }
-    let message = message.ok_or("no message index")?;
+/// A Protobuf payload after the schema id: the message-index path, then the message.
+fn decode_protobuf(schema: &protobuf::Parsed, payload: &[u8]) -> Result<Json, String> {
+    let (message, body) = schema.message_for(payload)?;
     let name = message.full_name().to_string();
-    let decoded = DynamicMessage::decode(message, &payload[pos..])
-        .map_err(|e| format!("not a valid {name}: {e}"))?;
+    let decoded =
+        DynamicMessage::decode(message, body).map_err(|e| format!("not a valid {name}: {e}"))?;
     Ok(message_json(&decoded))
-}
-
-fn read_zigzag(buf: &[u8], pos: &mut usize) -> Result<i64, String> {
-    let mut value = 0u64;
-    for i in 0..10 {
-        let b = *buf.get(*pos).ok_or("truncated message index")?;
-        *pos += 1;
-        value |= ((b & 0x7f) as u64) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok(((value >> 1) as i64) ^ -((value & 1) as i64));
-        }
-    }
-    Err("message index varint too long".into())
 }
 
 /// A message in proto3's JSON mapping, close enough for reading: fields that are set, by JSON
@@ -669,47 +584,13 @@ fn value_json(kind: &Kind, v: &prost_reflect::Value) -> Json {
     Json::Scalar(scalar)
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..=chunk.len() {
-            out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    while !out.len().is_multiple_of(4) {
-        out.push('=');
-    }
-    out
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.trim_end_matches('=').bytes() {
-        let v = B64.iter().position(|&b| b == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn serialized_protobuf_is_written_back_as_proto_text() {
-        let file = compile_protobuf(
+        let file = protobuf::parse(
             "syntax = \"proto3\"; package shop; enum S { NEW = 0; PAID = 1; } \
              message Order { message Line { int32 qty = 1; } string sku = 1; repeated Line lines = 2; \
              map<string, int64> tags = 3; S status = 4; oneof pay { string card = 5; bytes token = 6; } \
@@ -718,7 +599,12 @@ mod tests {
         )
         .unwrap();
         let mut out = String::new();
-        write_message(&mut out, &file.messages().next().unwrap(), 0, false);
+        write_message(
+            &mut out,
+            &file.descriptor().messages().next().unwrap(),
+            0,
+            false,
+        );
         assert_eq!(
             out,
             "message Order {\n  message Line {\n    int32 qty = 1;\n  }\n  string sku = 1;\n  \
@@ -735,19 +621,8 @@ mod tests {
     }
 
     #[test]
-    fn base64_round_trips() {
-        for len in 0..40u8 {
-            let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37)).collect();
-            assert_eq!(base64_decode(&base64_encode(&bytes)), Some(bytes));
-        }
-        assert_eq!(base64_encode(b"Man"), "TWFu");
-        assert_eq!(base64_encode(b"Ma"), "TWE=");
-        assert_eq!(base64_decode("not base64!"), None);
-    }
-
-    #[test]
     fn protobuf_payload_with_nested_index_path_decodes() {
-        let file = compile_protobuf(
+        let file = protobuf::parse(
             "syntax = \"proto3\"; package t; message A { int32 x = 1; } \
              message B { message Inner { string s = 1; map<string, int64> m = 2; } }",
             &[],
