@@ -13,7 +13,7 @@
 //! pay one map lookup per produced partition.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io;
 
 use sluice_log::{iter_batches, BatchHeader, RECORD_BATCH_OVERHEAD};
 
@@ -223,61 +223,16 @@ fn key_and_value<'a>(buf: &'a [u8], pos: &mut usize) -> io::Result<KeyValue<'a>>
     Ok((key, value))
 }
 
-/// The most bytes one batch may decompress to here (as the log's own bound).
-const MAX_DECOMPRESSED: u64 = 128 << 20;
-
-/// A batch's record section, decompressed through bounded readers: batches come from the network.
+/// A batch's record section, decompressed by the log's bounded codecs (batches come from the
+/// network); an uncompressed one is borrowed as it is.
 fn record_section<'a>(h: &BatchHeader, batch: &'a [u8]) -> io::Result<std::borrow::Cow<'a, [u8]>> {
     let payload = batch
         .get(RECORD_BATCH_OVERHEAD..)
         .ok_or_else(|| corrupt("short batch"))?;
-    let bounded = |r: &mut dyn Read| -> io::Result<std::borrow::Cow<'a, [u8]>> {
-        let mut out = Vec::new();
-        r.take(MAX_DECOMPRESSED + 1).read_to_end(&mut out)?;
-        if out.len() as u64 > MAX_DECOMPRESSED {
-            return Err(corrupt("batch too large"));
-        }
-        Ok(out.into())
-    };
     match h.compression() {
         0 => Ok(payload.into()),
-        1 => bounded(&mut flate2::read::MultiGzDecoder::new(payload)),
-        2 => snappy(payload).map(Into::into),
-        3 => bounded(&mut lz4::Decoder::new(payload)?),
-        4 => bounded(&mut zstd::stream::read::Decoder::new(payload)?),
-        _ => Err(corrupt("unknown codec")),
+        codec => sluice_log::decompress(codec, payload).map(|b| Vec::from(b).into()),
     }
-}
-
-/// Raw snappy, or the xerial framing Java clients use, each block's claimed size checked first.
-fn snappy(payload: &[u8]) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let block = |b: &[u8], out: &mut Vec<u8>| -> io::Result<()> {
-        let len = snap::raw::decompress_len(b).map_err(|e| corrupt(&e.to_string()))?;
-        if (out.len() + len) as u64 > MAX_DECOMPRESSED {
-            return Err(corrupt("batch too large"));
-        }
-        let start = out.len();
-        out.resize(start + len, 0);
-        snap::raw::Decoder::new()
-            .decompress(b, &mut out[start..])
-            .map_err(|e| corrupt(&e.to_string()))?;
-        Ok(())
-    };
-    if payload.len() >= 16 && payload.starts_with(b"\x82SNAPPY\x00") {
-        let mut rest = &payload[16..];
-        while let Some(header) = rest.get(..4) {
-            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-            let b = rest
-                .get(4..4usize.saturating_add(len))
-                .ok_or_else(|| corrupt("xerial block past end"))?;
-            block(b, &mut out)?;
-            rest = &rest[4 + len..];
-        }
-    } else {
-        block(payload, &mut out)?;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -195,7 +195,7 @@ fn snappy(payload: &[u8]) -> io::Result<Bytes> {
 
 /// Decompress with the batch codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), never producing
 /// more than [`MAX_DECOMPRESSED_BATCH`] bytes: batches come from the network.
-pub(crate) fn decompress(codec: u8, payload: &[u8]) -> io::Result<Bytes> {
+pub fn decompress(codec: u8, payload: &[u8]) -> io::Result<Bytes> {
     match codec {
         0 => Ok(Bytes::copy_from_slice(payload)),
         1 => read_bounded(flate2::read::MultiGzDecoder::new(payload)),
