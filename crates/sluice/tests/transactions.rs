@@ -20,15 +20,14 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 const T: Duration = Duration::from_secs(20);
 
 fn txn_producer(broker: &Broker, id: &str, timeout_ms: u32) -> FutureProducer {
-    let producer: FutureProducer = broker
-        .producer_config()
-        .set("transactional.id", id)
-        .set("transaction.timeout.ms", timeout_ms.to_string())
-        .set("message.timeout.ms", timeout_ms.to_string())
-        .create()
-        .expect("creating a transactional producer");
-    producer.init_transactions(T).expect("init_transactions");
-    producer
+    let timeout = timeout_ms.to_string();
+    broker.transactional_producer(
+        id,
+        &[
+            ("transaction.timeout.ms", &timeout),
+            ("message.timeout.ms", &timeout),
+        ],
+    )
 }
 
 /// Sends records and waits for every delivery report.
@@ -1082,40 +1081,6 @@ fn concurrent_transactions_interleave_and_the_lso_waits_for_the_oldest_open_one(
     assert_eq!(read(&broker, "read_uncommitted", &topic, &want_all), all);
 }
 
-/// Every payload a read_committed consumer sees, reading each partition to its end.
-fn read_committed_to_end(broker: &Broker, topic: &str, partitions: i32) -> Vec<String> {
-    let c: BaseConsumer = broker
-        .consumer_config()
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .expect("tpl");
-    }
-    c.assign(&tpl).expect("assign");
-    let mut at_end = std::collections::BTreeSet::new();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + T;
-    while at_end.len() < partitions as usize {
-        assert!(Instant::now() < deadline, "timed out reading {topic}");
-        match c.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                at_end.remove(&m.partition());
-                out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
-            }
-            Some(Err(KafkaError::PartitionEOF(p))) => {
-                at_end.insert(p);
-            }
-            Some(Err(e)) => panic!("consuming {topic}: {e}"),
-            None => {}
-        }
-    }
-    out
-}
-
 /// SIGKILL lands while EndTxn is in flight (durable mode, so a commit the client saw succeed
 /// must survive). After the restart each transaction is whole: committed in every partition or
 /// in none; an abort never turns into a commit.
@@ -1140,7 +1105,7 @@ fn a_broker_killed_during_commit_or_abort_leaves_each_transaction_whole() {
     calibration.commit_transaction(T).expect("commit");
     let end_txn = started.elapsed();
     drop(calibration);
-    let mut visible = read_committed_to_end(&broker, &topic, PARTITIONS);
+    let mut visible = broker.read_committed_to_end(&topic, PARTITIONS);
     visible.sort();
     assert_eq!(visible.len(), PARTITIONS as usize * PER);
     let mut outcomes = Vec::new();
@@ -1173,7 +1138,7 @@ fn a_broker_killed_during_commit_or_abort_leaves_each_transaction_whole() {
                 == all_watermarks(&broker, "read_uncommitted", &topic, PARTITIONS))
             .then_some(())
         });
-        let mut now_visible = read_committed_to_end(&broker, &topic, PARTITIONS);
+        let mut now_visible = broker.read_committed_to_end(&topic, PARTITIONS);
         now_visible.sort();
         let (mine, earlier): (Vec<String>, Vec<String>) = now_visible
             .iter()

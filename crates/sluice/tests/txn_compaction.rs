@@ -96,12 +96,7 @@ fn aborted_values_never_win_after_compaction() {
             ("min.cleanable.dirty.ratio", "0.01"),
         ],
     );
-    let p: FutureProducer = broker
-        .producer_config()
-        .set("transactional.id", format!("{topic}-txn"))
-        .create()
-        .expect("producer");
-    p.init_transactions(T).expect("init_transactions");
+    let p = broker.transactional_producer(&format!("{topic}-txn"), &[]);
     let keys: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
     transaction(&p, &topic, &keys, "committed-1", true);
     transaction(&p, &topic, &keys, "aborted", false);

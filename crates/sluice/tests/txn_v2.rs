@@ -10,7 +10,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use common::{unique_topic, Broker};
@@ -25,8 +25,7 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 struct Wire {
     stream: TcpStream,
@@ -137,32 +136,6 @@ fn describe(w: &mut Wire, id: &str) -> describe_transactions_response::Transacti
 }
 
 /// Values of partition 0 a read_committed consumer sees, to the end.
-fn committed_values(broker: &Broker, topic: &str) -> Vec<String> {
-    let c: BaseConsumer = broker
-        .consumer_config()
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("tpl");
-    c.assign(&tpl).expect("assign");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut out = Vec::new();
-    loop {
-        assert!(Instant::now() < deadline, "no end of partition");
-        match c.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into())
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) => return out,
-            Some(Err(e)) => panic!("{e}"),
-            None => {}
-        }
-    }
-}
-
 #[test]
 fn transactions_v2_flow() {
     let broker = Broker::start();
@@ -255,7 +228,10 @@ fn transactions_v2_flow() {
     assert_ne!(end_txn(&mut w, &id, pid, e1 + 2, true).0, 0);
     assert_eq!(describe(&mut w, &id).producer_epoch, e1 + 2);
 
-    assert_eq!(committed_values(&broker, &topic), vec!["one".to_string()]);
+    assert_eq!(
+        broker.read_committed_to_end(&topic, 1),
+        vec!["one".to_string()]
+    );
     let c: BaseConsumer = broker
         .consumer_config()
         .set("group.id", &group)

@@ -357,6 +357,55 @@ impl Broker {
             .expect("creating a consumer")
     }
 
+    /// A producer with `transactional.id` = `id` (and `configs` on top), its transactions
+    /// initialised.
+    pub fn transactional_producer(&self, id: &str, configs: &[(&str, &str)]) -> FutureProducer {
+        let mut config = self.producer_config();
+        config.set("transactional.id", id);
+        for (k, v) in configs {
+            config.set(*k, *v);
+        }
+        let producer: FutureProducer = config.create().expect("creating a transactional producer");
+        rdkafka::producer::Producer::init_transactions(&producer, Duration::from_secs(20))
+            .expect("init_transactions");
+        producer
+    }
+
+    /// Every payload a read_committed consumer sees, reading partitions `0..partitions` of
+    /// `topic` to their end.
+    pub fn read_committed_to_end(&self, topic: &str, partitions: i32) -> Vec<String> {
+        let c: BaseConsumer = self
+            .consumer_config()
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true")
+            .create()
+            .expect("consumer");
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .expect("tpl");
+        }
+        c.assign(&tpl).expect("assign");
+        let mut at_end = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while at_end.len() < partitions as usize {
+            assert!(Instant::now() < deadline, "timed out reading {topic}");
+            match c.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => {
+                    at_end.remove(&m.partition());
+                    out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    at_end.insert(p);
+                }
+                Some(Err(e)) => panic!("consuming {topic}: {e}"),
+                None => {}
+            }
+        }
+        out
+    }
+
     pub fn admin(&self) -> AdminClient<DefaultClientContext> {
         self.client_config()
             .create()
