@@ -17,7 +17,7 @@
 # Env:
 #   RUNS (3)          runs per system and scenario
 #   DURATION (8)      measured seconds per run;  WARMUP (3) seconds before that, not measured
-#   SYSTEMS           "null sluice kafka"
+#   SYSTEMS           "null sluice kafka", plus "tansu" when $TANSU (.cache/tansu/bin/tansu) exists
 #   SCENARIOS         "headline headline-unpinned small large partitions-1 partitions-60 durable fio
 #                     peers consume e2e profile"
 #                     fio: fdatasync baseline at durable Sluice's flush size and parallelism (needs fio
@@ -63,7 +63,8 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-3}
 BROKER_WARMUP=${BROKER_WARMUP:-6}
-SYSTEMS=${SYSTEMS:-"null sluice kafka"}
+TANSU=${TANSU:-$REPO/.cache/tansu/bin/tansu}
+SYSTEMS=${SYSTEMS:-"null sluice kafka$([[ -x $TANSU ]] && echo " tansu")"}
 SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large partitions-1 partitions-60 durable fio peers consume e2e profile"}
 CONSUME_MB=${CONSUME_MB:-2048}
 BROKER_CPU=${BROKER_CPU:-1}
@@ -169,6 +170,15 @@ start_broker() { # start_broker <system> <pinned> <durable> <retain-mb>
             BROKER_PID=$! ;;
         kafka)
             start_kafka "$durable" "${pin[@]}" ;;
+        tansu)
+            # Tansu 0.6 as `cargo install tansu` builds it (default features): of its storage
+            # engines only file:// needs no external database or object store (memory:// needs
+            # the dynostore feature).
+            mkdir -p "$BROKER_DIR/data"
+            "${pin[@]}" "$TANSU" broker --cluster-id sluice-bench --listener-url "tcp://127.0.0.1:$PORT" \
+                --advertised-listener-url "tcp://127.0.0.1:$PORT" --storage-engine "file://$BROKER_DIR/data" \
+                > "$BROKER_DIR/log" 2>&1 &
+            BROKER_PID=$! ;;
         *) note "unknown system $system"; exit 2 ;;
     esac
     local deadline=$((SECONDS + 120))
@@ -258,7 +268,7 @@ run_scenario() {
 
 has_scenario() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 TIMED=(--duration "$DURATION" --warmup "$WARMUP")
-ALL="null sluice kafka"
+ALL="null sluice kafka tansu"
 REAL="sluice kafka"
 
 if has_scenario headline; then
@@ -446,8 +456,8 @@ import json, os, pathlib, platform, re, statistics, subprocess, sys, datetime
 
 results, out, command, runs, duration, warmup, broker_cpu, client_cpu, quick = sys.argv[1:]
 results = pathlib.Path(results)
-SYSTEMS = ["null", "sluice", "kafka"]
-NAMES = {"null": "null broker", "sluice": "Sluice", "kafka": "Apache Kafka"}
+SYSTEMS = ["null", "sluice", "kafka", "tansu"]
+NAMES = {"null": "null broker", "sluice": "Sluice", "kafka": "Apache Kafka", "tansu": "Tansu 0.6 (file)"}
 
 def load(scenario):
     """system -> list of result dicts."""
@@ -531,8 +541,11 @@ w(f"  loopback + CPU), **Sluice** (release build, default settings; `--durable` 
 w(f"  **Apache Kafka {kafka_version or '4.1'}** (one KRaft node, stock settings, the JVM flags and 1 GiB heap of")
 w("  its own start scripts; `log.flush.interval.messages=1` for the durable case).")
 w("- Load generator: `sluice-bench` (crates/sluice-bench, librdkafka 2.12), one producer and one consumer,")
-w("  linger.ms 5 and batch.size 1000000 (librdkafka's defaults) unless a table says otherwise. Each")
-w("  message's value is 16 bytes of header (send time, sequence) plus incompressible filler.")
+w("  linger.ms 5 and batch.size 1000000 (librdkafka's defaults) unless a table says otherwise, TCP_NODELAY")
+w("  on (`socket.nagle.disable`, as Kafka's Java clients). Each message's value is 16 bytes of header")
+w("  (send time, sequence) plus incompressible filler.")
+w("- Load average: the machine's 1-minute load average when each run started (other engineers were")
+w("  compiling on the same two cores); a run at load 8 and one at load 3 are not the same experiment.")
 w("- Units: MB = 10^6 bytes and GB = 10^9 bytes of message values; latencies in ms. Cells read")
 w("  `median (min–max)` over the runs. Broker CPU is utime+stime of the broker process inside the")
 w("  measured window per GB moved; peak RSS is VmHWM, reset at the start of the window.")
@@ -737,6 +750,9 @@ if peak_file.exists():
     w(f"Then fixed rates of 10 %, 50 % and 80 % of {peak:,} msgs/s, the slowest real system's sustained")
     w("peak. Latency counts from each message's *intended* send time (no coordinated omission) to its")
     w("arrival at the consumer; linger.ms 1. A rate marked † was not kept (achieved < 95 % of target).")
+    w("Last session's runs had librdkafka's default Nagle on: a small produce request then waits for the ACK")
+    w("of the previous segment, and delayed ACKs made that tens of milliseconds, which was most of the")
+    w("null broker's p99. The generator now sets TCP_NODELAY and a 1 µs timer slack for its send schedule.")
     w("The null broker's row is the floor the client and the shared cores set: where it misses a")
     w("latency target too, this machine cannot show whether a broker meets it. The broker CPU column")
     w("(core-seconds per GB) times the rate in MB/s gives how busy the broker's one core was.")
