@@ -17,8 +17,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use sluice_broker::Broker;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 pub mod admin;
 pub mod browse;
@@ -50,13 +48,6 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` is cancelled.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-}
+/// Serves `router` on `listener` until `shutdown` is cancelled (the same loop as the registry's
+/// listener).
+pub use sluice_schema::serve;
