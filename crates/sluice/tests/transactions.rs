@@ -325,20 +325,9 @@ fn crash_and_recover(extra: &[&str]) {
     broker.create_topic(&topic, 2, &[]);
     // Both transactions also commit consumer offsets (of the topic itself, partition 0).
     let group = "crash-group";
-    // read_uncommitted: OffsetFetch without require_stable answers the last committed offset
-    // even while a transaction is about to replace it.
     let member: BaseConsumer = broker
         .consumer_config()
         .set("group.id", group)
-        .set("isolation.level", "read_uncommitted")
-        .create()
-        .expect("consumer");
-    // read_committed: librdkafka sends require_stable (KIP-447), answered with
-    // UNSTABLE_OFFSET_COMMIT while the transaction is open, which it retries until it ends.
-    let stable: BaseConsumer = broker
-        .consumer_config()
-        .set("group.id", group)
-        .set("isolation.level", "read_committed")
         .create()
         .expect("consumer");
     let metadata = member.group_metadata().expect("group metadata");
