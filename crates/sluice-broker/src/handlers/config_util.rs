@@ -73,6 +73,36 @@ pub fn duplicated<'a>(resources: impl Iterator<Item = (i8, &'a StrBytes)>) -> Ha
     (0..keys.len()).filter(|&i| count[&keys[i]] > 1).collect()
 }
 
+/// The per-resource loop AlterConfigs and IncrementalAlterConfigs share: one answer per
+/// resource in request order, a resource named twice refused without being changed, the others
+/// through `alter`. `respond` builds the answer from the error code and message (Kafka sends a
+/// null message on success, while the schema's default is "").
+pub fn per_resource<R, O>(
+    resources: &[R],
+    key: impl Fn(&R) -> (i8, &StrBytes),
+    mut alter: impl FnMut(&R) -> Result<(), ConfigError>,
+    respond: impl Fn(&R, i16, Option<StrBytes>) -> O,
+) -> Vec<O> {
+    let duplicated = duplicated(resources.iter().map(&key));
+    resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let outcome = if duplicated.contains(&i) {
+                Err(ConfigError::invalid_request(
+                    "Each resource must appear at most once.",
+                ))
+            } else {
+                alter(r)
+            };
+            match outcome {
+                Ok(()) => respond(r, 0, None),
+                Err(e) => respond(r, e.code.code(), e.message.map(super::str_bytes)),
+            }
+        })
+        .collect()
+}
+
 /// The broker's first checks on one resource's entries: each key at most once, and a value for
 /// every entry that needs one.
 pub fn check_entries<'a>(

@@ -13,38 +13,26 @@ use super::config_util::{
     self, ConfigError, IncrementalOp, OP_APPEND, OP_DELETE, OP_SET, OP_SUBTRACT, RESOURCE_BROKER,
     RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC,
 };
-use super::str_bytes;
 use crate::dispatch::{Ctx, Outcome};
 
 pub async fn handle(
     ctx: &Ctx,
     req: IncrementalAlterConfigsRequest,
 ) -> Outcome<IncrementalAlterConfigsResponse> {
-    let duplicated = config_util::duplicated(
-        req.resources
-            .iter()
-            .map(|r| (r.resource_type, &r.resource_name)),
-    );
     let mut resp = IncrementalAlterConfigsResponse::default();
-    for (i, r) in req.resources.iter().enumerate() {
-        let outcome = if duplicated.contains(&i) {
-            Err(ConfigError::invalid_request(
-                "Each resource must appear at most once.",
-            ))
-        } else {
-            alter(ctx, r, req.validate_only)
-        };
-        let mut out = AlterConfigsResourceResponse::default();
-        out.resource_type = r.resource_type;
-        out.resource_name = r.resource_name.clone();
-        // Kafka sends a null message on success (the schema's default is "").
-        out.error_message = None;
-        if let Err(e) = outcome {
-            out.error_code = e.code.code();
-            out.error_message = e.message.map(str_bytes);
-        }
-        resp.responses.push(out);
-    }
+    resp.responses = config_util::per_resource(
+        &req.resources,
+        |r| (r.resource_type, &r.resource_name),
+        |r| alter(ctx, r, req.validate_only),
+        |r, error_code, error_message| {
+            let mut out = AlterConfigsResourceResponse::default();
+            out.resource_type = r.resource_type;
+            out.resource_name = r.resource_name.clone();
+            out.error_code = error_code;
+            out.error_message = error_message;
+            out
+        },
+    );
     Outcome::Now(resp)
 }
 
