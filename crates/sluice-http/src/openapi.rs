@@ -12,7 +12,13 @@ use axum::response::IntoResponse;
 pub const DOCUMENT: &str = include_str!("openapi.json");
 
 /// Routes served by modules other than the admin API's table that the document also covers.
-pub const OTHER_ROUTES: &[(&str, &str)] = &[("get", "/v1/topics/{name}/partitions/{p}/records")];
+pub const OTHER_ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/topics/{name}/partitions/{p}/records"),
+    ("get", "/v1/schemas/subjects"),
+    ("get", "/v1/schemas/subjects/{subject}"),
+    ("get", "/v1/schemas/subjects/{subject}/versions/{version}"),
+    ("get", "/v1/schemas/ids/{id}"),
+];
 
 /// Every (method, path) the document must describe.
 pub fn served_routes() -> Vec<(&'static str, &'static str)> {
