@@ -280,22 +280,12 @@ impl TransactionCoordinator {
             let mut txns = self.txns.lock();
             let m = txns.get_mut(id).ok_or(Code::InvalidProducerIdMapping)?;
             check_producer(m, producer_id, producer_epoch)?;
-            if m.state.is_preparing() {
-                return Err(Code::ConcurrentTransactions);
-            }
-            if m.state == TxnState::Ongoing && partitions.iter().all(|p| m.partitions.contains(p)) {
-                return Ok(());
-            }
-            let now = now_ms();
-            let mut next = m.clone();
-            next.ensure_ongoing(now);
-            next.partitions.extend(partitions.iter().cloned());
-            next.last_update_ms = now;
-            let p = self.persist(broker, id, &next)?;
-            *m = next;
-            p
+            self.add_locked(broker, id, m, partitions)?
         };
-        Self::sync(broker, vec![written]).await
+        match written {
+            Some(p) => Self::sync(broker, vec![p]).await,
+            None => Ok(()),
+        }
     }
 
     /// The verify-only form (AddPartitionsToTxn v4+): whether each partition is in the open
@@ -391,7 +381,7 @@ impl TransactionCoordinator {
         let mut written = Vec::new();
         if implicit_add {
             let partition = (OFFSETS_TOPIC.to_string(), index);
-            written.extend(self.add_locked(broker, id, m, &partition)?);
+            written.extend(self.add_locked(broker, id, m, std::slice::from_ref(&partition))?);
         }
         let added = m.partitions.contains(&(OFFSETS_TOPIC.to_string(), index));
         if m.state != TxnState::Ongoing || !added {

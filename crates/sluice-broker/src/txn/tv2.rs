@@ -37,25 +37,25 @@ enum EndStep {
 }
 
 impl TransactionCoordinator {
-    /// Adds `partition` to `m`'s transaction (beginning one if none is open) and records it;
+    /// Adds `partitions` to `m`'s transaction (beginning one if none is open) and records it;
     /// the partition written, if anything changed. Under the caller's `txns` lock.
     pub(crate) fn add_locked(
         &self,
         broker: &Broker,
         id: &str,
         m: &mut TxnMetadata,
-        partition: &(String, i32),
+        partitions: &[(String, i32)],
     ) -> Result<Option<Arc<Partition>>, Code> {
         if m.state.is_preparing() {
             return Err(Code::ConcurrentTransactions);
         }
-        if m.state == TxnState::Ongoing && m.partitions.contains(partition) {
+        if m.state == TxnState::Ongoing && partitions.iter().all(|p| m.partitions.contains(p)) {
             return Ok(None);
         }
         let now = now_ms();
         let mut next = m.clone();
         next.ensure_ongoing(now);
-        next.partitions.insert(partition.clone());
+        next.partitions.extend(partitions.iter().cloned());
         next.last_update_ms = now;
         let p = self.persist(broker, id, &next)?;
         *m = next;
@@ -84,7 +84,7 @@ impl TransactionCoordinator {
         if producer_epoch != m.producer_epoch {
             return Err(Code::ProducerFenced);
         }
-        match self.add_locked(broker, &id, m, &(topic.to_string(), partition)) {
+        match self.add_locked(broker, &id, m, &[(topic.to_string(), partition)]) {
             Ok(_) => Ok(()),
             // Retriable for the producer: the previous transaction is still being ended.
             Err(Code::ConcurrentTransactions) => Err(Code::NotEnoughReplicas),
