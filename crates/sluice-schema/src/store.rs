@@ -224,45 +224,27 @@ impl Store {
             return Ok(out);
         };
         for p in &topic.partitions {
-            let (mut offset, end) = p.with_log(|l| (l.log_start_offset(), l.log_end_offset()));
-            while offset < end {
-                let slice = match p.with_log(|l| l.read(offset, 1 << 20, end)) {
-                    Ok(Some(s)) => s,
-                    Ok(None) => break,
-                    Err(e) => return Err(std::io::Error::other(e.to_string())),
+            p.for_each_batch(|header, mut raw| {
+                if header.is_control() {
+                    return;
+                }
+                let set = match RecordBatchDecoder::decode(&mut raw) {
+                    Ok(set) => set,
+                    Err(e) => {
+                        tracing::warn!(offset = header.base_offset, error = %e,
+                            "skipping an unreadable {SCHEMAS_TOPIC} batch");
+                        return;
+                    }
                 };
-                let bytes = slice.read_bytes()?;
-                let mut next = offset;
-                for batch in sluice_log::iter_batches(&bytes) {
-                    let (header, range) =
-                        batch.map_err(|e| std::io::Error::other(e.to_string()))?;
-                    next = next.max(header.last_offset() + 1);
-                    if header.is_control() {
-                        continue;
-                    }
-                    let mut raw = bytes.slice(range);
-                    let set = match RecordBatchDecoder::decode(&mut raw) {
-                        Ok(set) => set,
-                        Err(e) => {
-                            tracing::warn!(offset = header.base_offset, error = %e,
-                                "skipping an unreadable {SCHEMAS_TOPIC} batch");
-                            continue;
-                        }
-                    };
-                    for r in set.records {
-                        let Some(key) = r.key else { continue };
-                        match serde_json::from_slice::<Key>(&key) {
-                            Ok(k) => out.push((k, r.value)),
-                            Err(e) => tracing::warn!(offset = r.offset, error = %e,
-                                "skipping a {SCHEMAS_TOPIC} record with an unknown key"),
-                        }
+                for r in set.records {
+                    let Some(key) = r.key else { continue };
+                    match serde_json::from_slice::<Key>(&key) {
+                        Ok(k) => out.push((k, r.value)),
+                        Err(e) => tracing::warn!(offset = r.offset, error = %e,
+                            "skipping a {SCHEMAS_TOPIC} record with an unknown key"),
                     }
                 }
-                if next <= offset {
-                    break; // no whole batch in the slice; never loop forever
-                }
-                offset = next;
-            }
+            })?;
         }
         Ok(out)
     }

@@ -164,53 +164,34 @@ impl OffsetsStore {
             return Ok((out, pending));
         };
         for p in &topic.partitions {
-            let (mut offset, end) = p.with_log(|l| (l.log_start_offset(), l.log_end_offset()));
-            while offset < end {
-                let slice = match p.with_log(|l| l.read(offset, 1 << 20, end)) {
-                    Ok(Some(s)) => s,
-                    Ok(None) => break,
-                    Err(e) => return Err(std::io::Error::other(e.to_string())),
-                };
-                let bytes = slice.read_bytes()?;
-                let mut next = offset;
-                for batch in sluice_log::iter_batches(&bytes) {
-                    let (header, range) =
-                        batch.map_err(|e| std::io::Error::other(e.to_string()))?;
-                    next = next.max(header.last_offset() + 1);
-                    if header.is_control() {
-                        let commit =
-                            sluice_log::marker_is_abort(&bytes[range.clone()]) == Some(false);
-                        let records = pending.remove(&header.producer_id).unwrap_or_default();
-                        if commit {
-                            out.extend(records);
-                        }
-                        continue;
+            p.for_each_batch(|header, mut raw| {
+                if header.is_control() {
+                    let commit = sluice_log::marker_is_abort(&raw) == Some(false);
+                    let records = pending.remove(&header.producer_id).unwrap_or_default();
+                    if commit {
+                        out.extend(records);
                     }
-                    let mut raw = bytes.slice(range);
-                    match RecordBatchDecoder::decode(&mut raw) {
-                        Ok(set) => {
-                            let dest = if header.is_transactional() {
-                                pending.entry(header.producer_id).or_default()
-                            } else {
-                                &mut out
-                            };
-                            for r in set.records {
-                                if let Some(key) = r.key {
-                                    dest.push((key, r.value));
-                                }
+                    return;
+                }
+                match RecordBatchDecoder::decode(&mut raw) {
+                    Ok(set) => {
+                        let dest = if header.is_transactional() {
+                            pending.entry(header.producer_id).or_default()
+                        } else {
+                            &mut out
+                        };
+                        for r in set.records {
+                            if let Some(key) = r.key {
+                                dest.push((key, r.value));
                             }
                         }
-                        Err(e) => {
-                            tracing::warn!(partition = p.index, offset = header.base_offset, error = %e,
-                                "skipping an unreadable {OFFSETS_TOPIC} batch")
-                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(partition = p.index, offset = header.base_offset, error = %e,
+                            "skipping an unreadable {OFFSETS_TOPIC} batch")
                     }
                 }
-                if next <= offset {
-                    break; // no whole batch in the slice; should not happen, never loop forever
-                }
-                offset = next;
-            }
+            })?;
         }
         Ok((out, pending))
     }

@@ -112,38 +112,20 @@ impl TxnStore {
             return Ok(out);
         };
         for p in &topic.partitions {
-            let (mut offset, end) = p.with_log(|l| (l.log_start_offset(), l.log_end_offset()));
-            while offset < end {
-                let slice = match p.with_log(|l| l.read(offset, 1 << 20, end)) {
-                    Ok(Some(s)) => s,
-                    Ok(None) => break,
-                    Err(e) => return Err(std::io::Error::other(e.to_string())),
-                };
-                let bytes = slice.read_bytes()?;
-                let mut next = offset;
-                for batch in sluice_log::iter_batches(&bytes) {
-                    let (header, range) =
-                        batch.map_err(|e| std::io::Error::other(e.to_string()))?;
-                    next = next.max(header.last_offset() + 1);
-                    if header.is_control() {
-                        continue;
-                    }
-                    let mut raw = bytes.slice(range);
-                    match RecordBatchDecoder::decode(&mut raw) {
-                        Ok(set) => out.extend(
-                            set.records
-                                .into_iter()
-                                .filter_map(|r| r.key.map(|k| (k, r.value))),
-                        ),
-                        Err(e) => tracing::warn!(partition = p.index, offset = header.base_offset,
-                            error = %e, "skipping an unreadable {TXN_TOPIC} batch"),
-                    }
+            p.for_each_batch(|header, mut raw| {
+                if header.is_control() {
+                    return;
                 }
-                if next <= offset {
-                    break; // no whole batch in the slice: never loop forever
+                match RecordBatchDecoder::decode(&mut raw) {
+                    Ok(set) => out.extend(
+                        set.records
+                            .into_iter()
+                            .filter_map(|r| r.key.map(|k| (k, r.value))),
+                    ),
+                    Err(e) => tracing::warn!(partition = p.index, offset = header.base_offset,
+                        error = %e, "skipping an unreadable {TXN_TOPIC} batch"),
                 }
-                offset = next;
-            }
+            })?;
         }
         Ok(out)
     }
