@@ -154,13 +154,12 @@ pub fn check(
         let Ok(data) = record_section(&header, batch) else {
             return Ok(());
         };
-        let mut pos = 0;
-        while pos < data.len() {
-            let Ok((k, v)) = key_and_value(&data, &mut pos) else {
+        for record in sluice_log::iter_records(&data) {
+            let Ok(record) = record else {
                 return Ok(());
             };
-            check_one(k, key, true)?;
-            check_one(v, value, false)?;
+            check_one(record.key, key, true)?;
+            check_one(record.value, value, false)?;
         }
     }
     Ok(())
@@ -168,59 +167,6 @@ pub fn check(
 
 fn corrupt(why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.to_string())
-}
-
-fn read_uvarint(buf: &[u8], pos: &mut usize, max_bytes: usize) -> io::Result<u64> {
-    let mut value = 0u64;
-    for i in 0..max_bytes {
-        let b = *buf.get(*pos).ok_or_else(|| corrupt("truncated varint"))?;
-        *pos += 1;
-        value |= ((b & 0x7f) as u64) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(corrupt("varint too long"))
-}
-
-fn read_varint(buf: &[u8], pos: &mut usize) -> io::Result<i32> {
-    let v = read_uvarint(buf, pos, 5)? as u32;
-    Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
-}
-
-fn read_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> io::Result<Option<&'a [u8]>> {
-    let len = read_varint(buf, pos)?;
-    if len < 0 {
-        return Ok(None);
-    }
-    let end = pos
-        .checked_add(len as usize)
-        .filter(|&e| e <= buf.len())
-        .ok_or_else(|| corrupt("field past end"))?;
-    let field = &buf[*pos..end];
-    *pos = end;
-    Ok(Some(field))
-}
-
-/// A record's key and value (`None` for null).
-type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
-
-/// Key and value of the v2 record at `pos`, moving `pos` past it.
-fn key_and_value<'a>(buf: &'a [u8], pos: &mut usize) -> io::Result<KeyValue<'a>> {
-    let len = read_varint(buf, pos)?;
-    let end = usize::try_from(len)
-        .ok()
-        .and_then(|l| pos.checked_add(l))
-        .filter(|&e| e <= buf.len())
-        .ok_or_else(|| corrupt("record past end"))?;
-    let body = &buf[..end];
-    let mut p = *pos + 1; // attributes
-    read_uvarint(body, &mut p, 10)?; // timestamp delta
-    read_varint(body, &mut p)?; // offset delta
-    let key = read_bytes(body, &mut p)?;
-    let value = read_bytes(body, &mut p)?;
-    *pos = end;
-    Ok((key, value))
 }
 
 /// A batch's record section, decompressed by the log's bounded codecs (batches come from the
@@ -258,12 +204,12 @@ mod tests {
         let rec = [0u8, 0, 0, 2, b'k', 10, 0, 0, 0, 0, 7, 0];
         let mut buf = vec![(rec.len() as u8) << 1];
         buf.extend_from_slice(&rec);
-        let mut pos = 0;
-        let (k, v) = key_and_value(&buf, &mut pos).expect("parses");
-        assert_eq!(k, Some(&b"k"[..]));
-        assert_eq!(v, Some(&[0u8, 0, 0, 0, 7][..]));
-        assert_eq!(pos, buf.len());
-        let mut pos = 0;
-        assert!(key_and_value(&buf[..5], &mut pos).is_err());
+        let records: Vec<_> = sluice_log::iter_records(&buf).collect();
+        assert_eq!(records.len(), 1, "one record, using the whole buffer");
+        let r = records[0].as_ref().expect("parses");
+        assert_eq!(r.key, Some(&b"k"[..]));
+        assert_eq!(r.value, Some(&[0u8, 0, 0, 0, 7][..]));
+        let cut: Vec<_> = sluice_log::iter_records(&buf[..5]).collect();
+        assert!(cut[0].is_err());
     }
 }

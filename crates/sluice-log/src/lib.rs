@@ -44,7 +44,7 @@ pub use config::{ConfigError, LogConfig};
 pub use flush::FlushTarget;
 pub use log::{AppendError, AppendOptions, AppendOutcome, PartitionLog};
 pub use read::{FileSlice, ReadError};
-pub use records::decompress;
+pub use records::{decompress, iter_records, RawRecord};
 pub use transactions::{marker_is_abort, ProducerInfo};
 pub use txn_index::AbortedTxn;
 pub use verify::VerifyReport;

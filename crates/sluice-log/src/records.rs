@@ -13,10 +13,11 @@ use crate::batch::{BatchHeader, RECORD_BATCH_OVERHEAD};
 
 /// One record, borrowed from a decompressed record section.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct RawRecord<'a> {
+pub struct RawRecord<'a> {
     pub offset_delta: i32,
     pub timestamp_delta: i64,
     pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
     pub is_tombstone: bool,
     /// The whole record, including its length prefix (copied verbatim by the cleaner).
     pub bytes: &'a [u8],
@@ -66,7 +67,7 @@ fn read_bytes_field<'a>(buf: &'a [u8], pos: &mut usize) -> io::Result<Option<&'a
 }
 
 /// Iterate the records of a decompressed record section.
-pub(crate) fn iter_records(buf: &[u8]) -> impl Iterator<Item = io::Result<RawRecord<'_>>> + '_ {
+pub fn iter_records(buf: &[u8]) -> impl Iterator<Item = io::Result<RawRecord<'_>>> + '_ {
     let mut pos = 0usize;
     let mut failed = false;
     std::iter::from_fn(move || {
@@ -115,6 +116,7 @@ fn parse_record<'a>(buf: &'a [u8], pos: &mut usize) -> io::Result<RawRecord<'a>>
         offset_delta,
         timestamp_delta,
         key,
+        value,
         is_tombstone: value.is_none(),
         bytes: &buf[start..end],
     })
