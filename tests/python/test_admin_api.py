@@ -205,7 +205,8 @@ def test_groups_describe_reset_and_delete(api, unique_topic):
     produce(api, topic, 10, partition=0)
     produce(api, topic, 4, partition=1)
     t0 = int(time.time() * 1000)
-    time.sleep(0.01)  # (so the records below are strictly after t0 on the millisecond clock)
+    # The records below must be strictly after t0 on the millisecond clock.
+    wait_until(lambda: int(time.time() * 1000) > t0, 1, "the millisecond clock to pass t0", interval=0.001)
     produce(api, topic, 5, partition=0)
 
     c = Consumer({"bootstrap.servers": api.bootstrap, "group.id": group, "client.id": "admin-t",
