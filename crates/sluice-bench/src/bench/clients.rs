@@ -59,7 +59,8 @@ pub fn producer_config(args: &Args) -> ClientConfig {
     c.set("acks", args.acks.to_string())
         .set("compression.type", args.compression.librdkafka_name())
         .set("linger.ms", args.linger_ms.to_string())
-        .set("batch.size", args.batch_size.to_string());
+        .set("batch.size", args.batch_size.to_string())
+        .set("queue.buffering.max.kbytes", args.queue_kbytes.to_string());
     for (k, v) in &args.producer_config {
         c.set(k, v);
     }

@@ -122,12 +122,11 @@ pub fn run(
     let stop_at_ns = shared.stop_at_ns.load(Ordering::Relaxed);
     let mut payload = Payload::new(plan.message_size as usize, plan.index as u64 + 1);
     let interval_ns = plan.rate.map(|r| 1e9 / r);
-    if interval_ns.is_some() {
-        // Linux lets a sleep overrun by the thread's timer slack (50 µs by default); at tens of
-        // thousands of messages per second the schedule needs the wake-ups on time.
-        // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only this thread.
-        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong) };
-    }
+    // Linux lets a sleep overrun by the thread's timer slack (50 µs by default); at tens of
+    // thousands of messages per second the schedule needs the wake-ups on time, and the short
+    // queue-full back-off below must not turn into a long one.
+    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only this thread.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong) };
     let counters = &shared.counters;
     let mut k: u64 = 0;
     loop {
@@ -156,9 +155,11 @@ pub fn run(
             match producer.send(record) {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    // The client's queue is full: the broker is the bottleneck. Wait for acks.
+                    // The client's queue is full: the broker is the bottleneck. Wait for acks,
+                    // briefly: the queue is a few milliseconds deep (--queue-kbytes), so a long
+                    // back-off would let it drain and leave the connection idle.
                     record = r;
-                    std::thread::sleep(Duration::from_micros(500));
+                    std::thread::sleep(Duration::from_micros(50));
                 }
                 Err((e, _)) => {
                     Counters::add(&counters.failed, 1);

@@ -46,6 +46,7 @@ pub struct Settings {
     pub compression: Compression,
     pub linger_ms: u32,
     pub batch_size: u32,
+    pub queue_kbytes: u32,
     pub rate: Option<f64>,
     pub duration_s: Option<f64>,
     pub messages: Option<u64>,
@@ -67,6 +68,7 @@ impl Settings {
             compression: args.compression,
             linger_ms: args.linger_ms,
             batch_size: args.batch_size,
+            queue_kbytes: args.queue_kbytes,
             rate: args.rate,
             duration_s: args.send_duration().map(|d| d.as_secs_f64()),
             messages: args.messages,
@@ -141,7 +143,7 @@ impl BenchResult {
         };
         let _ = writeln!(
             out,
-            "sluice-bench {} on {} topic {}: {} partitions, {} B messages, acks={}, {} producer(s), {} consumer(s), compression {}, linger.ms {}, batch.size {}{}",
+            "sluice-bench {} on {} topic {}: {} partitions, {} B messages, acks={}, {} producer(s), {} consumer(s), compression {}, linger.ms {}, batch.size {}, queue {} KiB{}",
             self.workload.name(),
             self.bootstrap,
             self.topic,
@@ -153,6 +155,7 @@ impl BenchResult {
             s.compression.librdkafka_name(),
             s.linger_ms,
             s.batch_size,
+            s.queue_kbytes,
             s.rate.map(|r| format!(", rate {r} msg/s")).unwrap_or_default(),
         );
         let t = &self.throughput;
