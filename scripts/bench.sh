@@ -17,13 +17,14 @@
 # Env:
 #   RUNS (3)          runs per system and scenario
 #   DURATION (8)      measured seconds per run;  WARMUP (3) seconds before that, not measured
-#   SYSTEMS           "null sluice kafka", plus "tansu" when $TANSU (.cache/tansu/bin/tansu) exists
+#   SYSTEMS           "null sluice kafka", plus "tansu" when $TANSU (.cache/tansu-full/bin/tansu) exists
 #   SCENARIOS         "headline headline-unpinned small large partitions-1 partitions-60 durable fio
 #                     peers consume e2e profile"
 #                     fio: fdatasync baseline at durable Sluice's flush size and parallelism (needs fio
 #                     and the durable scenario's results); peers: Redis Streams (appendfsync always and
 #                     everysec, redis-benchmark XADD), NATS JetStream (`nats bench`, .cache/bin/nats)
-#                     and Tansu (.cache/tansu/bin/tansu) when installed
+#                     and Tansu (.cache/tansu-full/bin/tansu) when installed
+#   TANSU_ENGINE      sqlite (default: Tansu's local-disk engine) or memory
 #   CONSUME_MB (2048) data written, then read back, by the consume (catch-up) scenario
 #   E2E_PEAK          msgs/s the end-to-end rates are fractions of (default: the slowest real
 #                     system's median end-to-end peak, measured first)
@@ -63,7 +64,9 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-3}
 BROKER_WARMUP=${BROKER_WARMUP:-6}
-TANSU=${TANSU:-$REPO/.cache/tansu/bin/tansu}
+TANSU=${TANSU:-$REPO/.cache/tansu-full/bin/tansu}
+TANSU_ENGINE=${TANSU_ENGINE:-sqlite}
+INFERNO=${INFERNO:-$REPO/.cache/inferno/bin}
 SYSTEMS=${SYSTEMS:-"null sluice kafka$([[ -x $TANSU ]] && echo " tansu")"}
 SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large partitions-1 partitions-60 durable fio peers consume e2e profile"}
 CONSUME_MB=${CONSUME_MB:-2048}
@@ -171,13 +174,16 @@ start_broker() { # start_broker <system> <pinned> <durable> <retain-mb>
         kafka)
             start_kafka "$durable" "${pin[@]}" ;;
         tansu)
-            # Tansu 0.6 as `cargo install tansu` builds it (default features): of its storage
-            # engines only file:// needs no external database or object store (memory:// needs
-            # the dynostore feature).
+            # Tansu 0.6 built with its libsql and dynostore features (see docs/bench/tansu-note.md).
+            # Its engines are chosen by URL scheme, and any scheme it does not know (file:// among
+            # them) silently selects its null engine, which stores nothing: sqlite:// is the engine
+            # that keeps a single node's data on local disk (memory:// with TANSU_ENGINE=memory).
             mkdir -p "$BROKER_DIR/data"
-            "${pin[@]}" "$TANSU" broker --cluster-id sluice-bench --listener-url "tcp://127.0.0.1:$PORT" \
-                --advertised-listener-url "tcp://127.0.0.1:$PORT" --storage-engine "file://$BROKER_DIR/data" \
-                > "$BROKER_DIR/log" 2>&1 &
+            local engine="sqlite://tansu.db"
+            [[ $TANSU_ENGINE == memory ]] && engine="memory://"
+            (cd "$BROKER_DIR/data" && exec "${pin[@]}" "$TANSU" broker --cluster-id sluice-bench \
+                --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" \
+                --storage-engine "$engine") > "$BROKER_DIR/log" 2>&1 &
             BROKER_PID=$! ;;
         *) note "unknown system $system"; exit 2 ;;
     esac
@@ -436,13 +442,26 @@ if has_scenario profile && has_system sluice; then
                 --broker-pid "$BROKER_PID" --json "$RESULTS/profile/run.json" > "$RESULTS/profile/run.txt" 2>&1 &
             bench_pid=$!
             sleep "$WARMUP" # the load generator's own warmup: sample only its measured window
-            perf record -F 999 -g -p "$BROKER_PID" -o "$RESULTS/profile/perf.data" -- sleep "$DURATION" \
+            # DWARF call graphs: release builds keep no frame pointers, and the flame graph needs
+            # whole stacks.
+            perf record -F 499 --call-graph dwarf,16384 -p "$BROKER_PID" -o "$RESULTS/profile/perf.data" -- sleep "$DURATION" \
                 > "$RESULTS/profile/perf-record.txt" 2>&1 || note "profile: perf record failed"
             wait "$bench_pid" || note "profile: the load run failed"
             perf report -i "$RESULTS/profile/perf.data" --stdio --no-children -g none --percent-limit 0.7 \
                 --sort dso,symbol > "$RESULTS/profile/symbols.txt" 2> /dev/null || true
             perf report -i "$RESULTS/profile/perf.data" --stdio --no-children -g none --sort dso \
                 > "$RESULTS/profile/dso.txt" 2> /dev/null || true
+            # The flame graph (inferno: `cargo install inferno --root .cache/inferno`).
+            if [[ -x $INFERNO/inferno-collapse-perf && -x $INFERNO/inferno-flamegraph ]]; then
+                mkdir -p "$(dirname "$OUT")/bench"
+                perf script --no-inline -i "$RESULTS/profile/perf.data" 2> /dev/null | "$INFERNO/inferno-collapse-perf" \
+                    > "$RESULTS/profile/folded.txt" \
+                    && "$INFERNO/inferno-flamegraph" --title "Sluice broker, headline produce (1 KiB, 6 partitions, acks=1)" \
+                        --width 1400 < "$RESULTS/profile/folded.txt" > "$(dirname "$OUT")/bench/flamegraph-headline.svg" \
+                    || note "profile: flame graph failed"
+            else
+                note "profile: inferno not installed (cargo install inferno --root .cache/inferno); no flame graph"
+            fi
         else
             FAILURES=$((FAILURES + 1))
         fi
@@ -451,13 +470,13 @@ if has_scenario profile && has_system sluice; then
 fi
 
 note "writing $OUT"
-BROKER_WARMUP_S=$BROKER_WARMUP python3 - "$RESULTS" "$OUT" "$COMMAND" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CPU" "$CLIENT_CPU" "$QUICK" <<'PY'
+BROKER_WARMUP_S=$BROKER_WARMUP TANSU_ENGINE=$TANSU_ENGINE python3 - "$RESULTS" "$OUT" "$COMMAND" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CPU" "$CLIENT_CPU" "$QUICK" <<'PY'
 import json, os, pathlib, platform, re, statistics, subprocess, sys, datetime
 
 results, out, command, runs, duration, warmup, broker_cpu, client_cpu, quick = sys.argv[1:]
 results = pathlib.Path(results)
 SYSTEMS = ["null", "sluice", "kafka", "tansu"]
-NAMES = {"null": "null broker", "sluice": "Sluice", "kafka": "Apache Kafka", "tansu": "Tansu 0.6 (file)"}
+NAMES = {"null": "null broker", "sluice": "Sluice", "kafka": "Apache Kafka", "tansu": f"Tansu 0.6 ({os.environ.get('TANSU_ENGINE', 'sqlite')})"}
 
 def load(scenario):
     """system -> list of result dicts."""
@@ -875,7 +894,7 @@ if sym.exists():
     if rows:
         w("## Profile of the headline run (Sluice)")
         w("")
-        w(f"`perf record -F 999 -g` on the broker over the {duration} s measured window of one pinned headline")
+        w(f"`perf record -F 499 --call-graph dwarf` on the broker over the {duration} s measured window of one pinned headline")
         w("run; self time per symbol (`[k]` kernel, `[.]` user space). By object: " +
           ", ".join(f"{d} {p:.0f} %" for p, d in dsos[:5]) + ".")
         w("")
