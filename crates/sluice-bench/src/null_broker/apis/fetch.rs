@@ -90,7 +90,9 @@ fn gather(broker: &Broker, req: &FetchRequest, v: i16) -> (FetchResponse, usize)
             pd.partition_index = p.partition;
             pd.high_watermark = -1;
             pd.aborted_transactions = None;
-            pd.records = None;
+            // Empty, not null: as Kafka does for a partition with an error, and librdkafka
+            // rejects a null record set (size -1) as a protocol error.
+            pd.records = Some(Default::default());
             let partition = match &topic {
                 Ok(topic) => topic
                     .partition(p.partition)
