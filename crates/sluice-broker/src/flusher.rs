@@ -1,21 +1,26 @@
-//! Group commit: one round of fsyncs covers every partition written since the last round.
+//! Group commit: one fsync covers every write to a partition that arrived while it waited.
 //!
 //! In durable mode a produce request is acknowledged only after its records are on disk. Rather
-//! than one fsync per request, writers enqueue their partition and wait; the flusher takes every
-//! partition queued so far, syncs them in parallel outside the log locks, records the new recovery
-//! points, moves the high watermarks and wakes all waiters at once. Requests arriving during a
-//! round join the next one, so the fsync rate adapts to the load.
+//! than one fsync per request, writers enqueue their partition and wait. Each partition has its
+//! own pipeline: when nothing is being synced for it, a sync starts at once; requests arriving
+//! while it runs wait for the next one, which starts the moment the current one ends and covers
+//! all of them. Partitions never wait for each other (no round barrier, like independent
+//! `fio --fdatasync=1` jobs), so a slow fsync on one partition does not hold back the others, and
+//! the fsync rate adapts to the load.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::partition::Partition;
 
+type Waiter = oneshot::Sender<Result<(), String>>;
+
 struct FlushRequest {
     partition: Arc<Partition>,
-    done: oneshot::Sender<Result<(), String>>,
+    done: Waiter,
 }
 
 #[derive(Clone)]
@@ -32,40 +37,92 @@ impl Flusher {
     }
 
     /// Waits until everything appended to `partition` before this call is fsynced.
-    pub async fn flush(&self, partition: Arc<Partition>) -> Result<(), String> {
+    ///
+    /// The request is queued now, not when the future is first polled: a connection answers
+    /// in request order and polls a deferred answer only once the ones before it are sent, so
+    /// a lazy request would serialize the syncs of a producer's pipelined requests.
+    pub fn flush(
+        &self,
+        partition: Arc<Partition>,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send(FlushRequest { partition, done })
-            .map_err(|_| "flusher stopped".to_string())?;
-        wait.await.map_err(|_| "flusher stopped".to_string())?
+        let queued = self.tx.send(FlushRequest { partition, done });
+        async move {
+            queued.map_err(|_| "flusher stopped".to_string())?;
+            wait.await.map_err(|_| "flusher stopped".to_string())?
+        }
     }
 }
 
+/// One partition's pipeline: at most one sync in flight, and the waiters for the next one.
+struct Pipeline {
+    partition: Arc<Partition>,
+    syncing: bool,
+    next: Vec<Waiter>,
+}
+
+/// Identity of a partition (its `Arc`'s address; the pipeline holds the `Arc`).
+type PartitionKey = usize;
+
 async fn run(mut rx: mpsc::UnboundedReceiver<FlushRequest>) {
-    while let Some(first) = rx.recv().await {
-        let mut round = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            round.push(more);
-        }
-        let mut by_partition: HashMap<usize, (Arc<Partition>, Vec<oneshot::Sender<_>>)> =
-            HashMap::new();
-        for req in round {
-            by_partition
-                .entry(Arc::as_ptr(&req.partition) as usize)
-                .or_insert_with(|| (req.partition.clone(), Vec::new()))
-                .1
-                .push(req.done);
-        }
-        let syncs = by_partition
-            .into_values()
-            .map(|(partition, waiters)| async move {
-                let result = sync_partition(partition).await;
-                for w in waiters {
-                    let _ = w.send(result.clone());
+    let mut pipelines: HashMap<PartitionKey, Pipeline> = HashMap::new();
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            req = rx.recv() => {
+                let Some(first) = req else { break };
+                // Everything already queued joins before any sync starts, so one burst of
+                // requests for a partition shares one sync.
+                let mut arrived = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    arrived.push(more);
                 }
-            });
-        futures::future::join_all(syncs).await;
+                for req in arrived {
+                    let key = Arc::as_ptr(&req.partition) as PartitionKey;
+                    pipelines
+                        .entry(key)
+                        .or_insert_with(|| Pipeline {
+                            partition: req.partition,
+                            syncing: false,
+                            next: Vec::new(),
+                        })
+                        .next
+                        .push(req.done);
+                }
+                for (key, p) in pipelines.iter_mut() {
+                    if !p.syncing && !p.next.is_empty() {
+                        p.syncing = true;
+                        let waiters = std::mem::take(&mut p.next);
+                        in_flight.push(sync_and_wake(*key, p.partition.clone(), waiters));
+                    }
+                }
+            }
+            Some(key) = in_flight.next(), if !in_flight.is_empty() => {
+                let Some(p) = pipelines.get_mut(&key) else { continue };
+                if p.next.is_empty() {
+                    pipelines.remove(&key);
+                } else {
+                    let waiters = std::mem::take(&mut p.next);
+                    in_flight.push(sync_and_wake(key, p.partition.clone(), waiters));
+                }
+            }
+        }
     }
+    // The channel closed: finish what started; queued waiters see "flusher stopped".
+    while in_flight.next().await.is_some() {}
+}
+
+/// One sync of `partition`, then every waiter it covers is told the outcome.
+async fn sync_and_wake(
+    key: PartitionKey,
+    partition: Arc<Partition>,
+    waiters: Vec<Waiter>,
+) -> PartitionKey {
+    let result = sync_partition(partition).await;
+    for w in waiters {
+        let _ = w.send(result.clone());
+    }
+    key
 }
 
 /// Fsyncs one partition's unflushed data and publishes the new durable offset.

@@ -1,7 +1,14 @@
 //! Flushing without holding the partition lock: [`FlushTarget`] captures the files with
 //! unflushed data, the broker syncs them unlocked, then records the new recovery point.
+//!
+//! A round syncs as little as durability needs: the `.log` of the active segment (its indexes
+//! are rebuilt by recovery, which never trusts the active segment after a crash), every file of
+//! a segment sealed since its last full sync (recovery trusts sealed segments below the
+//! recovery point, indexes included), and the directory only when a segment file was created
+//! since the directory was last synced.
 
 use std::fs::File;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Files to fdatasync and the offset they cover once synced.
@@ -10,11 +17,16 @@ pub struct FlushTarget {
     pub(crate) files: Vec<Arc<File>>,
     pub(crate) up_to_offset: i64,
     pub(crate) messages: i64,
-    pub(crate) dir: Option<std::path::PathBuf>,
+    /// Synced when a segment file was created since the last directory sync.
+    pub(crate) dir: Option<PathBuf>,
+    /// Sealed segments (by base offset) whose every file is in `files`.
+    pub(crate) sealed: Vec<i64>,
+    /// Segments whose names the directory sync makes durable.
+    pub(crate) named: Vec<i64>,
 }
 
 impl FlushTarget {
-    /// fdatasync every captured file (and the directory, so new segment names are durable).
+    /// fdatasync every captured file, then the directory if a segment was created.
     pub fn sync(&self) -> std::io::Result<()> {
         for f in &self.files {
             f.sync_data()?;
@@ -32,6 +44,11 @@ impl FlushTarget {
 
     /// True when there is nothing to sync.
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.files.is_empty() && self.dir.is_none()
+    }
+
+    /// Number of fsync-family calls `sync` makes (diagnostics and tests).
+    pub fn sync_calls(&self) -> usize {
+        self.files.len() + usize::from(self.dir.is_some())
     }
 }

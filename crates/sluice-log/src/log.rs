@@ -168,6 +168,8 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().seal_time_index()?;
+        // Only its `.log` was synced while active; the next flush syncs the rest.
+        self.active_mut().needs_full_sync = true;
         let seg = Segment::create(&self.dir, next, now_ms)?;
         self.segments.insert(next, seg);
         // Kafka snapshots producer state at every roll so recovery only rescans one segment.
@@ -189,12 +191,30 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// The recovery point as it may be written down. Recovery trusts (opens without a scan)
+    /// every segment that ends at or below it, so it stops at the first segment not synced
+    /// whole: the active one (only its `.log` is synced) or one sealed since its last full sync.
+    pub(crate) fn persistable_recovery_point(&self) -> i64 {
+        let boundary = self
+            .segments
+            .values()
+            .find(|s| s.needs_full_sync)
+            .map_or(self.active().base_offset, |s| s.base_offset);
+        self.recovery_point.min(boundary)
+    }
+
+    /// Base of the segment holding `offset`: recovery only asks which segments lie wholly below
+    /// the recovery point, and that changes exactly when this does.
+    fn segment_holding(&self, offset: i64) -> Option<i64> {
+        self.segments.range(..=offset).next_back().map(|(b, _)| *b)
+    }
+
     pub(crate) fn write_offsets_checkpoint(&self, durable: bool) -> std::io::Result<()> {
         checkpoint::write(
             &self.dir.join(OFFSETS_CHECKPOINT),
             0,
             &[
-                format!("recovery-point {}", self.recovery_point),
+                format!("recovery-point {}", self.persistable_recovery_point()),
                 format!("log-start-offset {}", self.log_start_offset),
             ],
             durable,
@@ -217,26 +237,46 @@ impl PartitionLog {
     }
 
     /// Cheap: the files that hold unflushed data. `sync()` it without the lock held.
+    ///
+    /// The active segment contributes its `.log` only; a segment sealed since its last full
+    /// sync (or not yet flushed) contributes every file; the directory is synced only when a
+    /// segment file was created since it was last synced. See [`crate::flush`].
     pub fn flush_target(&self) -> FlushTarget {
         let end = self.log_end_offset();
-        if end <= self.recovery_point && self.unflushed_messages == 0 {
+        let pending = || {
+            self.segments
+                .values()
+                .any(|s| s.needs_full_sync || s.name_unsynced)
+        };
+        if end <= self.recovery_point && self.unflushed_messages == 0 && !pending() {
             return FlushTarget {
                 up_to_offset: end,
                 ..FlushTarget::default()
             };
         }
-        let mut files = Vec::new();
-        for seg in self.segments.values() {
-            if seg.next_offset() > self.recovery_point || seg.base_offset >= self.recovery_point {
-                files.extend(seg.files());
-            }
-        }
-        FlushTarget {
-            files,
+        let active_base = self.active().base_offset;
+        let mut target = FlushTarget {
             up_to_offset: end,
             messages: self.unflushed_messages,
-            dir: Some(self.dir.clone()),
+            ..FlushTarget::default()
+        };
+        for seg in self.segments.values() {
+            let unflushed =
+                seg.next_offset() > self.recovery_point || seg.base_offset >= self.recovery_point;
+            if seg.base_offset != active_base && (unflushed || seg.needs_full_sync) {
+                target.files.extend(seg.files());
+                target.sealed.push(seg.base_offset);
+            } else if unflushed {
+                target.files.push(seg.log_file().clone());
+            }
+            if seg.name_unsynced {
+                target.named.push(seg.base_offset);
+            }
         }
+        if !target.named.is_empty() {
+            target.dir = Some(self.dir.clone());
+        }
+        target
     }
 
     /// Record that `target` was synced: its offsets are now below the recovery point.
@@ -245,10 +285,24 @@ impl PartitionLog {
         if target.is_empty() {
             return;
         }
+        let persisted_before = self.segment_holding(self.persistable_recovery_point());
+        for base in &target.sealed {
+            if let Some(seg) = self.segments.get_mut(base) {
+                seg.needs_full_sync = false;
+            }
+        }
+        for base in &target.named {
+            if let Some(seg) = self.segments.get_mut(base) {
+                seg.name_unsynced = false;
+            }
+        }
         self.unflushed_messages = (self.unflushed_messages - target.messages).max(0);
         if target.up_to_offset > self.recovery_point {
             self.recovery_point = target.up_to_offset.min(self.log_end_offset());
-            // Not fsynced: a stale checkpoint only means more recovery work after a crash.
+        }
+        // Rewritten only when the segments recovery may trust change (a roll's worth of data),
+        // not every round. Not fsynced: a stale checkpoint only means more recovery work.
+        if self.segment_holding(self.persistable_recovery_point()) != persisted_before {
             if let Err(e) = self.write_offsets_checkpoint(false) {
                 tracing::warn!("writing {}: {e}", self.dir.display());
             }
@@ -271,10 +325,11 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().seal_time_index()?;
-        for seg in self.segments.values() {
+        for seg in self.segments.values_mut() {
             for f in seg.files() {
                 f.sync_all()?;
             }
+            seg.needs_full_sync = false;
         }
         let end = self.log_end_offset();
         self.producers.write_snapshot(&self.dir, end)?;
@@ -283,6 +338,9 @@ impl PartitionLog {
         self.write_offsets_checkpoint(true)?;
         std::fs::File::create(self.dir.join(CLEAN_SHUTDOWN_MARKER))?.sync_all()?;
         std::fs::File::open(&self.dir)?.sync_all()?;
+        for seg in self.segments.values_mut() {
+            seg.name_unsynced = false;
+        }
         self.unflushed_messages = 0;
         self.clean_marker_on_disk = true;
         Ok(())

@@ -51,6 +51,12 @@ pub(crate) struct Segment {
     /// Max timestamp of the first batch: segment.ms counts from it, as in Kafka.
     first_batch_timestamp: Option<i64>,
     created_ms: i64,
+    /// Sealed by a roll and not yet synced whole: while it is the active segment only its `.log`
+    /// is synced (recovery rebuilds the active segment's indexes), so its indexes must reach the
+    /// disk once before recovery may trust them.
+    pub(crate) needs_full_sync: bool,
+    /// Created since the partition directory was last synced: its name is not durable yet.
+    pub(crate) name_unsynced: bool,
 }
 
 impl Segment {
@@ -86,6 +92,8 @@ impl Segment {
             next_offset: base_offset,
             first_batch_timestamp: None,
             created_ms: now_ms,
+            needs_full_sync: false,
+            name_unsynced: true,
         })
     }
 
@@ -126,6 +134,8 @@ impl Segment {
             next_offset: base_offset,
             first_batch_timestamp: None,
             created_ms,
+            needs_full_sync: false,
+            name_unsynced: false,
         })
     }
 
@@ -460,7 +470,7 @@ impl Segment {
         }
     }
 
-    /// Every file a flush must fdatasync.
+    /// Every file of the segment: what a sealed segment's flush and a clean close sync.
     pub fn files(&self) -> Vec<Arc<File>> {
         let mut files = vec![
             self.log.clone(),

@@ -216,13 +216,15 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
     if to_flush.is_empty() {
         return Outcome::Now(resp);
     }
-    let flusher = broker.flusher.clone();
+    // Queued before the answer is deferred: the connection polls it only after the answers
+    // before it are sent, and the sync must not wait for that.
+    let syncs: Vec<_> = to_flush
+        .iter()
+        .map(|(_, _, p)| broker.flusher.flush(p.clone()))
+        .collect();
     Outcome::Later(
         async move {
-            let results = futures::future::join_all(
-                to_flush.iter().map(|(_, _, p)| flusher.flush(p.clone())),
-            )
-            .await;
+            let results = futures::future::join_all(syncs).await;
             for ((ti, pi, _), result) in to_flush.iter().zip(results) {
                 if let Err(e) = result {
                     let r = &mut resp.responses[*ti].partition_responses[*pi];

@@ -4,6 +4,7 @@ mod append_read;
 mod compaction;
 mod compaction_swap;
 mod compaction_txn;
+mod flush;
 mod idempotence;
 mod read_empty;
 mod recovery;
