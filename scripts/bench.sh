@@ -587,7 +587,8 @@ w("  throwaway topic (not measured), so that a JVM has compiled its hot paths; e
 w(f"- Systems: the **null broker** (`null-broker`, acks at once, stores nothing: the ceiling of client +")
 w(f"  loopback + CPU), **Sluice** (release build, default settings; `--durable` for the durable case) and")
 w(f"  **Apache Kafka {kafka_version or '4.1'}** (one KRaft node, stock settings, the JVM flags and 1 GiB heap of")
-w("  its own start scripts; `log.flush.interval.messages=1` for the durable case).")
+w("  its own start scripts; `log.flush.interval.messages=1` for the durable case)" +
+  (f", and **{NAMES['tansu']}** where a table has it (see the Tansu section)." if any((results / sc / "tansu-1.json").exists() for sc in ("headline", "headline-unpinned")) else "."))
 w("- Load generator: `sluice-bench` (crates/sluice-bench, librdkafka 2.12), one producer and one consumer,")
 w("  linger.ms 5 and batch.size 1000000 (librdkafka's defaults) unless a table says otherwise, TCP_NODELAY")
 w("  on (`socket.nagle.disable`, as Kafka's Java clients), and a 4 MiB producer queue")
@@ -820,9 +821,6 @@ if peak_file.exists():
     w(f"Then fixed rates of 10 %, 50 % and 80 % of {peak:,} msgs/s, the slowest real system's sustained")
     w("peak. Latency counts from each message's *intended* send time (no coordinated omission) to its")
     w("arrival at the consumer; linger.ms 1. A rate marked † was not kept (achieved < 95 % of target).")
-    w("Last session's runs had librdkafka's default Nagle on: a small produce request then waits for the ACK")
-    w("of the previous segment, and delayed ACKs made that tens of milliseconds, which was most of the")
-    w("null broker's p99. The generator now sets TCP_NODELAY and a 1 µs timer slack for its send schedule.")
     w("The null broker's row is the floor the client and the shared cores set: where it misses a")
     w("latency target too, this machine cannot show whether a broker meets it. The broker CPU column")
     w("(core-seconds per GB) times the rate in MB/s gives how busy the broker's one core was.")
@@ -901,6 +899,16 @@ if e:
     check("E2E at 50 %: p99 ≤ 5 ms", p99 <= 5 if p99 else None, f"{p99:.2f} ms" if p99 else "–")
     check("E2E at 50 %: p99.9 ≤ 20 ms", p999 <= 20 if p999 else None, f"{p999:.2f} ms" if p999 else "–")
     check("E2E at 50 %: p99 ≤ ⅓ of Kafka's", p99 <= kp99 / 3 if p99 and kp99 else None, ratio(p99, kp99))
+g = globals()
+if g.get("fio_runs") and g.get("s_mb"):
+    check("Durable ≥ 80 % of fio fdatasync (same flush size, 6 jobs)", s_mb >= 0.8 * f_mb, ratio(s_mb, f_mb))
+if g.get("fio_runs") and g.get("l_p99") is not None:
+    check("Durable ack p99 (fixed rate) ≤ fdatasync p99 + 2 ms", l_p99 <= f_p99 + 2,
+          f"{l_p99:.2f} vs {f_p99:.2f} ms")
+flame_svg = pathlib.Path(out).parent / "bench" / "flamegraph-headline.svg"
+check("Flame graph or profile of the headline run, top three costs named",
+      flame_svg.exists() or (results / "profile" / "symbols.txt").exists(),
+      "flame graph + self-time table below" if flame_svg.exists() else "self-time table below")
 w("## Issue 4's targets, from these medians")
 w("")
 w("| target | met | Sluice |")
