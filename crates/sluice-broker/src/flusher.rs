@@ -54,10 +54,10 @@ impl Flusher {
     }
 }
 
-/// One partition's pipeline: at most one sync in flight, and the waiters for the next one.
+/// One partition's pipeline: it exists while a sync of the partition is in flight, and holds
+/// the waiters for the next one.
 struct Pipeline {
     partition: Arc<Partition>,
-    syncing: bool,
     next: Vec<Waiter>,
 }
 
@@ -77,24 +77,23 @@ async fn run(mut rx: mpsc::UnboundedReceiver<FlushRequest>) {
                 while let Ok(more) = rx.try_recv() {
                     arrived.push(more);
                 }
+                // Partitions with no pipeline yet: they start a sync once the burst is in.
+                let mut idle = Vec::new();
                 for req in arrived {
                     let key = Arc::as_ptr(&req.partition) as PartitionKey;
-                    pipelines
-                        .entry(key)
-                        .or_insert_with(|| Pipeline {
+                    let p = pipelines.entry(key).or_insert_with(|| {
+                        idle.push(key);
+                        Pipeline {
                             partition: req.partition,
-                            syncing: false,
                             next: Vec::new(),
-                        })
-                        .next
-                        .push(req.done);
+                        }
+                    });
+                    p.next.push(req.done);
                 }
-                for (key, p) in pipelines.iter_mut() {
-                    if !p.syncing && !p.next.is_empty() {
-                        p.syncing = true;
-                        let waiters = std::mem::take(&mut p.next);
-                        in_flight.push(sync_and_wake(*key, p.partition.clone(), waiters));
-                    }
+                for key in idle {
+                    let p = pipelines.get_mut(&key).expect("inserted above");
+                    let waiters = std::mem::take(&mut p.next);
+                    in_flight.push(sync_and_wake(key, p.partition.clone(), waiters));
                 }
             }
             Some(key) = in_flight.next(), if !in_flight.is_empty() => {

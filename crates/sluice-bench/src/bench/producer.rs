@@ -133,11 +133,13 @@ pub fn run(
         if plan.messages.is_some_and(|max| k >= max) {
             break;
         }
+        // One clock read per message: at full speed the intended time is now.
+        let now = now_ns();
         let intended = match interval_ns {
             Some(iv) => start_ns + (k as f64 * iv) as u64,
-            None => now_ns(),
+            None => now,
         };
-        if intended >= stop_at_ns || now_ns() >= stop_at_ns {
+        if intended >= stop_at_ns || now >= stop_at_ns {
             break;
         }
         if interval_ns.is_some() {
