@@ -351,6 +351,7 @@ impl CleanPlan {
                 self.limits.index_interval,
             )?;
             out.seal_time_index()?;
+            out.release_reserve()?;
             out.txn_index.ensure_file()?;
             for t in aborts {
                 out.txn_index.append(t)?;

@@ -168,6 +168,7 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().seal_time_index()?;
+        self.active_mut().release_reserve()?;
         // Only its `.log` was synced while active; the next flush syncs the rest.
         self.active_mut().needs_full_sync = true;
         let seg = Segment::create(&self.dir, next, now_ms)?;
@@ -325,6 +326,7 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().seal_time_index()?;
+        self.active_mut().release_reserve()?;
         for seg in self.segments.values_mut() {
             for f in seg.files() {
                 f.sync_all()?;

@@ -8,6 +8,7 @@ mod flush;
 mod idempotence;
 mod read_empty;
 mod recovery;
+mod reserve;
 mod retention;
 
 mod timestamps;

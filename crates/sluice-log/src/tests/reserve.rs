@@ -1,0 +1,80 @@
+//! Blocks reserved ahead of the active segment's data: they never show in the file's length, and
+//! no sealed, closed or crash-recovered segment keeps them.
+
+use super::*;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+fn log_files(dir: &Path) -> Vec<PathBuf> {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    logs
+}
+
+/// (length, bytes of disk allocated) of a file.
+fn len_and_allocated(path: &Path) -> (u64, u64) {
+    let m = std::fs::metadata(path).unwrap();
+    (m.len(), m.blocks() * 512)
+}
+
+fn holds_no_reserve(path: &Path) -> bool {
+    let (len, allocated) = len_and_allocated(path);
+    allocated <= len.next_multiple_of(4096)
+}
+
+#[test]
+fn active_segment_reserves_ahead_and_a_roll_gives_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    append_n(&mut log, 1, 2);
+    let active = log_files(dir.path()).pop().unwrap();
+    let (len, allocated) = len_and_allocated(&active);
+    assert!(len > 0 && len < 4096, "{len}");
+    assert!(allocated >= 256 << 10, "no reservation: {allocated} bytes");
+    while log.segment_count() < 3 {
+        append_n(&mut log, 1, 5);
+    }
+    let files = log_files(dir.path());
+    for sealed in &files[..files.len() - 1] {
+        assert!(holds_no_reserve(sealed), "{}", sealed.display());
+    }
+    assert!(log.verify().unwrap().errors.is_empty());
+}
+
+#[test]
+fn clean_close_gives_the_reserve_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    append_n(&mut log, 10, 3);
+    log.close().unwrap();
+    let active = log_files(dir.path()).pop().unwrap();
+    assert!(holds_no_reserve(&active));
+}
+
+#[test]
+fn reopening_after_a_crash_trims_the_leftover_reserve_and_keeps_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+        append_n(&mut log, 10, 3);
+        // Dropped without close: what a killed process leaves.
+    }
+    let active = log_files(dir.path()).pop().unwrap();
+    assert!(
+        !holds_no_reserve(&active),
+        "the crash left no reserve to trim"
+    );
+    let (len_before, _) = len_and_allocated(&active);
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    assert_eq!(log.log_end_offset(), 30);
+    let (len_after, _) = len_and_allocated(&active);
+    assert_eq!(len_after, len_before);
+    assert!(holds_no_reserve(&active));
+    assert!(log.verify().unwrap().errors.is_empty());
+    append_n(&mut log, 1, 1);
+    assert_eq!(log.log_end_offset(), 31);
+}
