@@ -126,7 +126,18 @@ impl Partition {
         opts: &AppendOptions,
         durable: bool,
     ) -> Result<AppendOutcome, AppendError> {
-        let outcome = self.log.lock().append_records(records, opts)?;
+        let (outcome, written) = {
+            let mut log = self.log.lock();
+            let outcome = log.append_records(records, opts)?;
+            let written = (durable && !outcome.duplicate).then(|| log.active_file_and_size());
+            (outcome, written)
+        };
+        // Durable mode: the group commit's fdatasync will wait for these bytes; starting their
+        // writeback now lets the disk work while the partition's current sync still runs.
+        if let Some((file, end)) = written {
+            let len = (records.len() as u64).min(end);
+            sluice_log::log::start_writeback(&file, end - len, len);
+        }
         if opts.origin_client && !outcome.duplicate {
             self.stats
                 .appended(records.len(), outcome.base_offset, outcome.last_offset);
