@@ -14,6 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::{Buf, BytesMut};
 use futures::future::BoxFuture;
@@ -121,7 +122,19 @@ async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) {
     while let Some(reply) = rx.recv().await {
         let frame = match reply {
             Reply::Ready(f) => f,
-            Reply::Deferred(f) => f.await,
+            Reply::Deferred(mut f) => match futures::poll!(&mut f) {
+                Poll::Ready(frame) => frame,
+                Poll::Pending => {
+                    // This answer waits (a long poll, a sync): the answers already buffered go
+                    // out first. Otherwise, with the next request already queued (so no flush
+                    // after the previous answer), a producer's acks sat behind a durable sync
+                    // or a heartbeat's answer behind a fetch's max wait.
+                    if wr.flush().await.is_err() {
+                        return;
+                    }
+                    f.await
+                }
+            },
             Reply::None => continue,
         };
         let written = match frame {
