@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# A/B of Sluice builds (or a build against the null broker): alternates them run by run on one
+# sluice-bench workload and prints each run's throughput, broker CPU per GB and latency.
+#
+# Why: on a shared machine a change is only visible side by side, A B A B in one sitting; two
+# separate bench.sh runs differ by more than most changes do. Each run starts a fresh broker on
+# an empty data directory, pinned to core 1 with the load generator on core 0 (as bench.sh's
+# pinned scenarios), and deletes the directory afterwards so no dirty page cache carries over.
+#
+# Usage: scripts/bench-ab.sh RUNS NAME=BINARY [NAME=BINARY ...]
+#   A name starting with "null" runs BINARY as the null broker; any other as `sluice serve`.
+# Env:
+#   WORKLOAD    sluice-bench arguments (default: the headline, produce 1 KiB to 6 partitions, acks=1)
+#   SERVE_ARGS  extra `sluice serve` arguments (e.g. --durable)
+#   WARMUP=1    6 s of end-to-end load on a throwaway topic first, then `sync` (as bench.sh does)
+#   BENCH       the sluice-bench binary (target/release/sluice-bench)
+#   OUT         where the JSON results go (target/bench/ab-<time>)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:?usage: scripts/bench-ab.sh RUNS NAME=BINARY ...}
+shift
+(($# > 0)) || { echo "bench-ab.sh: give at least one NAME=BINARY" >&2; exit 2; }
+BENCH=${BENCH:-target/release/sluice-bench}
+WORKLOAD=${WORKLOAD:-produce --message-size 1024 --partitions 6 --acks 1 --duration 8 --warmup 3}
+OUT=${OUT:-target/bench/ab-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+for run in $(seq 1 "$RUNS"); do
+    for spec in "$@"; do
+        name=${spec%%=*} bin=${spec#*=}
+        dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-ab.XXXXXX")
+        port=$(free_port)
+        if [[ $name == null* ]]; then
+            taskset -c 1 "$bin" --listen "127.0.0.1:$port" --retain-mb 4096 > "$dir/log" 2>&1 &
+        else
+            # shellcheck disable=SC2086 # SERVE_ARGS is a list of words
+            taskset -c 1 "$bin" serve --data-dir "$dir/data" --listeners "PLAINTEXT://127.0.0.1:$port" \
+                --advertised-listeners "PLAINTEXT://127.0.0.1:$port" --set http.listeners= \
+                --set schema.registry.listeners= ${SERVE_ARGS:-} > "$dir/log" 2>&1 &
+        fi
+        pid=$!
+        deadline=$((SECONDS + 60))
+        until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+            kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)) || { tail "$dir/log" >&2; exit 1; }
+            sleep 0.05
+        done
+        if [[ -n ${WARMUP:-} ]]; then
+            taskset -c 0 "$BENCH" end-to-end --duration 6 --drain-timeout 5 --quiet \
+                --bootstrap "127.0.0.1:$port" > "$OUT/$name-$run.warmup.txt" 2>&1 || true
+            sync
+        fi
+        # shellcheck disable=SC2086 # WORKLOAD is a list of words
+        taskset -c 0 "$BENCH" $WORKLOAD --bootstrap "127.0.0.1:$port" --broker-pid "$pid" \
+            --json "$OUT/$name-$run.json" > "$OUT/$name-$run.txt" 2>&1 || echo "$name run $run failed" >&2
+        kill "$pid"
+        wait "$pid" 2>/dev/null || true
+        rm -rf "$dir"
+        python3 - "$OUT/$name-$run.json" "$name" <<'PY'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except (OSError, ValueError):
+    sys.exit(0)
+t, b = d["throughput"], d["broker"]
+lat = d.get("e2e_latency") or d.get("produce_latency") or {}
+print(f"{sys.argv[2]:10s} {t['mb_per_s']:8.1f} MB/s  broker {b['cpu_seconds_per_gb']:.3f} s/GB "
+      f"({b['cores_busy']:.2f} cores)  p50 {lat.get('p50_ms', 0):.2f}  p99 {lat.get('p99_ms', 0):.2f} ms")
+PY
+    done
+done
+echo "results in $OUT"
