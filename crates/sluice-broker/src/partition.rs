@@ -136,7 +136,7 @@ impl Partition {
         // writeback now lets the disk work while the partition's current sync still runs.
         if let Some((file, end)) = written {
             let len = (records.len() as u64).min(end);
-            sluice_log::log::start_writeback(&file, end - len, len);
+            sluice_log::flush::start_writeback(&file, end - len, len);
         }
         if opts.origin_client && !outcome.duplicate {
             self.stats

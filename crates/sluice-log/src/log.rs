@@ -147,7 +147,7 @@ impl PartitionLog {
     }
 
     /// The active segment's file and its data length: what a caller needs to start writing
-    /// back the newest bytes early (see [`start_writeback`]).
+    /// back the newest bytes early (see [`crate::flush::start_writeback`]).
     pub fn active_file_and_size(&self) -> (std::sync::Arc<std::fs::File>, u64) {
         let a = self.active();
         (a.log_file().clone(), a.size())
@@ -378,25 +378,5 @@ pub(crate) fn remove_if_exists(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
-    }
-}
-
-/// Ask the kernel to start writing `len` bytes at `offset` of `file` to disk now, without waiting.
-///
-/// Why: in durable mode every acknowledged byte waits for an fdatasync, and an fdatasync that
-/// finds its data already under writeback only waits for the rest and the journal commit. Started
-/// as each append lands, the disk works while the previous sync is still running instead of
-/// idling until the next one begins.
-pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: sync_file_range on a descriptor we hold open; no memory is passed. Errors are
-    // ignored: the fdatasync that follows reports any real failure.
-    unsafe {
-        libc::sync_file_range(
-            file.as_raw_fd(),
-            offset as libc::off64_t,
-            len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
     }
 }

@@ -30,7 +30,7 @@ fn corrupt(why: &str) -> io::Error {
 /// Decode an unsigned LEB128 varint of at most `max_bytes` bytes.
 #[inline]
 fn read_uvarint(buf: &[u8], pos: &mut usize, max_bytes: usize) -> io::Result<u64> {
-    // Most fields of a record (attributes aside: deltas, small lengths, header counts) fit in
+    // Most varints of a record (the deltas in small batches, key lengths, header counts) fit in
     // one byte; produce validation reads several per record, so that case skips the loop.
     if let Some(&b) = buf.get(*pos) {
         if b & 0x80 == 0 {

@@ -66,13 +66,13 @@ pub(crate) struct Segment {
     /// End of the blocks reserved ahead of the data (see [`Segment::reserve_ahead`]); beyond
     /// `size` while the segment is active, trimmed back to `size` when it is sealed or closed.
     reserved_to: u64,
-    /// The filesystem refused a reservation once: stop asking.
+    /// A reservation for this segment failed once (no space, or no `fallocate`): stop asking.
     reserve_unsupported: bool,
 }
 
 /// The least and the most [`Segment::reserve_ahead`] reserves past the data: it reserves as much
-/// as the segment already holds, so a partition written a record at a time keeps at most 256 KiB
-/// of unused blocks while a busy one asks the filesystem once per 8 MiB.
+/// as the segment already holds, so a quiet partition holds at most half a MiB of unused blocks
+/// while a busy one asks the filesystem once per 8 MiB.
 const RESERVE_MIN: u64 = 256 << 10;
 const RESERVE_MAX: u64 = 8 << 20;
 /// Allocated blocks beyond this much past the end of an opened segment's data are the leftover
@@ -371,10 +371,10 @@ impl Segment {
     ///
     /// Why: appending to a file on ext4 otherwise pays for delayed allocation page by page on the
     /// write path (a reservation, an extent-status lookup and insert per page), which measured as
-    /// about a third of the cost of each buffered write here. One `fallocate` with KEEP_SIZE per
+    /// over a quarter of the system time of a buffered append here. One `fallocate` with KEEP_SIZE per
     /// reservation does that work once, leaves the file's length alone (so recovery, size
     /// accounting and readers see only the data) and is undone by [`Segment::release_reserve`].
-    /// A filesystem that cannot reserve is simply not asked again.
+    /// A segment whose reservation fails is not asked again; its writes go on as before.
     fn reserve_ahead(&mut self, end: u64) {
         if end <= self.reserved_to || self.reserve_unsupported {
             return;
