@@ -2,7 +2,7 @@
 //! whole (once), the directory only after a segment file was created; and the recovery point
 //! written down never lets recovery trust a segment whose indexes were not synced.
 
-use super::{append_n, small_segments};
+use super::{append_n, append_until_segments, small_segments};
 use crate::checkpoint;
 use crate::log::OFFSETS_CHECKPOINT;
 use crate::PartitionLog;
@@ -41,9 +41,7 @@ fn rolled_segment_is_synced_whole_and_its_name_made_durable() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
     flush(&mut log);
-    while log.segment_count() < 2 {
-        append_n(&mut log, 1, 5);
-    }
+    append_until_segments(&mut log, 2);
     let t = flush(&mut log);
     assert_eq!(t.sealed, vec![0]);
     let active = *log.segment_base_offsets().last().unwrap();
@@ -60,9 +58,7 @@ fn recovery_point_on_disk_stops_before_a_segment_sealed_after_the_sync_began() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
     flush(&mut log);
-    while log.segment_count() < 2 {
-        append_n(&mut log, 1, 5);
-    }
+    append_until_segments(&mut log, 2);
     flush(&mut log);
     let sealing = *log.segment_base_offsets().last().unwrap();
     // A sync captured while `sealing` is active covers only its .log; the very next append
@@ -104,9 +100,7 @@ fn checkpoint_is_rewritten_only_when_a_segment_boundary_is_crossed() {
         !path.exists(),
         "no rewrite while the recovery point stays in the active segment"
     );
-    while log.segment_count() < 2 {
-        append_n(&mut log, 1, 5);
-    }
+    append_until_segments(&mut log, 2);
     flush(&mut log);
     assert!(
         path.exists(),

@@ -49,3 +49,21 @@ pub(crate) fn append_n(log: &mut PartitionLog, batches: usize, per_batch: usize)
         log.append(&mut b, &opts()).unwrap();
     }
 }
+
+/// Append 5-record batches until the log has `segments` segments (small_segments() rolls often).
+pub(crate) fn append_until_segments(log: &mut PartitionLog, segments: usize) {
+    while log.segment_count() < segments {
+        append_n(log, 1, 5);
+    }
+}
+
+/// The partition directory's `.log` files, oldest segment first.
+pub(crate) fn log_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    logs
+}

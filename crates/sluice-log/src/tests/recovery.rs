@@ -2,17 +2,6 @@
 
 use super::*;
 use proptest::prelude::*;
-use std::path::Path;
-
-fn last_log_file(dir: &Path) -> std::path::PathBuf {
-    let mut logs: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
-    logs.pop().unwrap()
-}
 
 #[test]
 fn clean_restart_keeps_everything() {
@@ -65,7 +54,7 @@ fn damage_and_reopen(batches: usize, frac: f64, flip: bool) -> (i64, i64, Vec<St
             positions.push(log.size_bytes());
         }
     }
-    let path = last_log_file(dir.path());
+    let path = log_files(dir.path()).pop().unwrap();
     let len = std::fs::metadata(&path).unwrap().len();
     let mut at = ((len as f64) * frac) as u64;
     let survivors;

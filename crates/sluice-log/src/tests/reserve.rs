@@ -3,17 +3,7 @@
 
 use super::*;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-
-fn log_files(dir: &Path) -> Vec<PathBuf> {
-    let mut logs: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
-    logs
-}
+use std::path::Path;
 
 /// (length, bytes of disk allocated) of a file.
 fn len_and_allocated(path: &Path) -> (u64, u64) {
@@ -35,9 +25,7 @@ fn active_segment_reserves_ahead_and_a_roll_gives_it_back() {
     let (len, allocated) = len_and_allocated(&active);
     assert!(len > 0 && len < 4096, "{len}");
     assert!(allocated >= 256 << 10, "no reservation: {allocated} bytes");
-    while log.segment_count() < 3 {
-        append_n(&mut log, 1, 5);
-    }
+    append_until_segments(&mut log, 3);
     let files = log_files(dir.path());
     for sealed in &files[..files.len() - 1] {
         assert!(holds_no_reserve(sealed), "{}", sealed.display());
