@@ -352,6 +352,7 @@ impl CleanPlan {
             )?;
             out.seal_time_index()?;
             out.release_reserve()?;
+            out.forget_recent();
             out.txn_index.ensure_file()?;
             for t in aborts {
                 out.txn_index.append(t)?;

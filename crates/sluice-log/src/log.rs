@@ -176,6 +176,7 @@ impl PartitionLog {
         }
         self.active_mut().seal_time_index()?;
         self.active_mut().release_reserve()?;
+        self.active_mut().forget_recent();
         // Only its `.log` was synced while active; the next flush syncs the rest.
         self.active_mut().needs_full_sync = true;
         let seg = Segment::create(&self.dir, next, now_ms)?;

@@ -5,6 +5,7 @@
 //! use pwrite at the tracked end so concurrent preads by fetches (through a cloned `Arc<File>`)
 //! never see a moving file cursor.
 
+use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IoSlice};
 use std::ops::{ControlFlow, Range};
@@ -68,7 +69,17 @@ pub(crate) struct Segment {
     reserved_to: u64,
     /// A reservation for this segment failed once (no space, or no `fallocate`): stop asking.
     reserve_unsupported: bool,
+    /// The headers of the last batches this process appended, oldest first, with their file
+    /// positions (see [`RECENT_BATCHES`]).
+    recent: VecDeque<(u64, BatchHeader)>,
 }
+
+/// How many of the newest batch headers a segment keeps in memory. A consumer at the tail fetches
+/// from the last few batches on every request, and finding its batch and the end of its slice
+/// otherwise reads each header back with a `pread`: several per fetch, at thousands of fetches a
+/// second (about 5 % of the broker's samples in a 62k msgs/s end-to-end run). 64 headers are
+/// about 5 KiB per active segment.
+const RECENT_BATCHES: usize = 64;
 
 /// The least and the most [`Segment::reserve_ahead`] reserves past the data: it reserves as much
 /// as the segment already holds, so a quiet partition holds at most half a MiB of unused blocks
@@ -116,6 +127,7 @@ impl Segment {
             name_unsynced: true,
             reserved_to: 0,
             reserve_unsupported: false,
+            recent: VecDeque::new(),
         })
     }
 
@@ -164,6 +176,7 @@ impl Segment {
             name_unsynced: false,
             reserved_to: meta.len(),
             reserve_unsupported: false,
+            recent: VecDeque::new(),
         })
     }
 
@@ -241,6 +254,7 @@ impl Segment {
     ) -> io::Result<u64> {
         self.index.reset()?;
         self.time_index.reset()?;
+        self.recent.clear();
         self.bytes_since_last_index = 0;
         self.max_timestamp = -1;
         self.offset_of_max_timestamp = -1;
@@ -330,6 +344,7 @@ impl Segment {
         self.size += data.len() as u64;
         for (h, r) in batches {
             self.index_batch(h, start + r.start as u64, index_interval)?;
+            self.remember(start + r.start as u64, &data[r.clone()]);
         }
         Ok(())
     }
@@ -361,10 +376,42 @@ impl Segment {
             return Err(e);
         }
         self.size += len as u64;
-        for (h, r) in batches {
+        for ((h, r), header) in batches.iter().zip(headers) {
             self.index_batch(h, start + r.start as u64, index_interval)?;
+            self.remember(start + r.start as u64, header);
         }
         Ok(())
+    }
+
+    /// Keep the header of a batch just written at `position` (`written` starts with the header
+    /// bytes as they went to disk, so readers get exactly what a `pread` would return).
+    fn remember(&mut self, position: u64, written: &[u8]) {
+        let Ok(h) = BatchHeader::parse(&written[..RECORD_BATCH_OVERHEAD.min(written.len())]) else {
+            return; // validated before the write; a header that does not parse is read from disk
+        };
+        if self.recent.len() == RECENT_BATCHES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((position, h));
+    }
+
+    /// Drop the kept headers: the segment was sealed, and its tail is no longer where consumers
+    /// wait (each sealed segment would otherwise hold its 64 for the life of the process).
+    pub fn forget_recent(&mut self) {
+        self.recent = VecDeque::new();
+    }
+
+    /// The header of the batch at `position`, if it is one of the newest kept in memory.
+    fn recent_header(&self, position: u64) -> Option<BatchHeader> {
+        let (oldest, _) = self.recent.front()?;
+        if position < *oldest {
+            return None;
+        }
+        let i = self
+            .recent
+            .binary_search_by_key(&position, |(p, _)| *p)
+            .ok()?;
+        Some(self.recent[i].1)
     }
 
     /// Make sure the blocks up to `end` are allocated before writing there, reserving more ahead.
@@ -412,6 +459,9 @@ impl Segment {
         if pos + LOG_OVERHEAD as u64 > self.size {
             return Ok(None);
         }
+        if let Some(h) = self.recent_header(pos) {
+            return Ok(Some(h));
+        }
         let mut header = [0u8; RECORD_BATCH_OVERHEAD];
         let n = (self.size - pos).min(RECORD_BATCH_OVERHEAD as u64) as usize;
         self.log.read_exact_at(&mut header[..n], pos)?;
@@ -454,6 +504,17 @@ impl Segment {
 
     /// Position and header of the first batch whose last offset is >= `offset`.
     pub fn find_batch(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
+        if self
+            .recent
+            .front()
+            .is_some_and(|(_, oldest)| oldest.base_offset <= offset)
+        {
+            // A tail read: the batch is one of the newest, or past the end.
+            let i = self
+                .recent
+                .partition_point(|(_, h)| h.last_offset() < offset);
+            return Ok(self.recent.get(i).copied());
+        }
         let (_, start) = self.index.lookup(offset);
         let mut found = None;
         self.scan_headers(start, |pos, h| {
