@@ -19,14 +19,15 @@
 #   DURATION (8)      measured seconds per run;  WARMUP (3) seconds before that, not measured
 #   SYSTEMS           "null sluice kafka", plus "tansu" when $TANSU (.cache/tansu-full/bin/tansu) exists
 #   SCENARIOS         "headline headline-unpinned small large partitions-1 partitions-60 durable fio
-#                     peers consume e2e profile"
+#                     peers consume e2e profile pagecache"
 #                     fio: fdatasync baseline at durable Sluice's flush size and parallelism (needs fio
 #                     and the durable scenario's results), appending as a log does and, as a second
 #                     view, overwriting a laid-out file (fio's default); durable-latency: durable produce at a fixed
 #                     rate, half durable Sluice's peak (DURABLE_RATE msgs/s overrides), its ack p99 set
 #                     against fio's fdatasync p99; peers: Redis Streams (appendfsync always and
 #                     everysec, redis-benchmark XADD), NATS JetStream (`nats bench`, .cache/bin/nats)
-#                     and Tansu (.cache/tansu-full/bin/tansu) when installed
+#                     and Tansu (.cache/tansu-full/bin/tansu) when installed; pagecache: the kernel
+#                     time of writing 2 GiB into fresh page-cache pages and into pages already cached
 #   TANSU_ENGINE      sqlite (default: Tansu's local-disk engine) or memory
 #   CONSUME_MB (2048) data written, then read back, by the consume (catch-up) scenario
 #   E2E_PEAK          msgs/s the end-to-end rates are fractions of (default: the slowest real
@@ -72,7 +73,7 @@ TANSU=${TANSU:-$REPO/.cache/tansu-full/bin/tansu}
 TANSU_ENGINE=${TANSU_ENGINE:-sqlite}
 INFERNO=${INFERNO:-$REPO/.cache/inferno/bin}
 SYSTEMS=${SYSTEMS:-"null sluice kafka$([[ -x $TANSU ]] && echo " tansu")"}
-SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large partitions-1 partitions-60 durable fio durable-latency peers consume e2e profile"}
+SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large partitions-1 partitions-60 durable fio durable-latency peers consume e2e profile pagecache"}
 CONSUME_MB=${CONSUME_MB:-2048}
 BROKER_CPU=${BROKER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -373,6 +374,28 @@ PY
             done
         done
     fi
+fi
+
+if has_scenario pagecache; then
+    # What one copy into the page cache costs this machine, the floor under broker CPU per GB
+    # produced for any system that writes through it: dd writes 2 GiB into a new file (fresh
+    # pages), then the same 2 GiB over it again (pages already cached), on the broker's core. The
+    # machine is a VM that hands memory back to its host as soon as the guest frees it, so every
+    # new page-cache page is fresh host memory, and the first copy into it costs several times
+    # the second.
+    mkdir -p "$RESULTS/pagecache"
+    for run in $(seq 1 "$RUNS"); do
+        dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-pages.XXXXXX")
+        sync
+        for mode in fresh cached; do
+            note "pagecache: run $run/$RUNS, $mode"
+            # bash's `time` reports the children's system time without needing GNU time.
+            { TIMEFORMAT=%S; time taskset -c "$BROKER_CPU" dd if=/dev/zero of="$dir/f" bs=1M count=2048 \
+                conv=notrunc status=none; } 2> "$RESULTS/pagecache/$mode-$run.sys"
+            sync
+        done
+        rm -rf "$dir"
+    done
 fi
 
 # run_peer <name> <run>: one durable-produce run against a non-Kafka peer, results as a small JSON.
@@ -956,6 +979,29 @@ for what, ok, detail in checks:
     w(f"| {what} | {ok} | {detail} |")
 w("")
 
+# The page-cache floor under broker CPU per GB produced (the pagecache scenario).
+def page_cache_costs():
+    d = results / "pagecache"
+    out = {}
+    for mode in ("fresh", "cached"):
+        xs = []
+        for p in sorted(d.glob(f"{mode}-*.sys")):
+            try:
+                xs.append(float(p.read_text().split()[-1]) / (2048 * 2**20 / 1e9))
+            except (ValueError, IndexError):
+                pass
+        if xs:
+            out[mode] = xs
+    return out
+pages = page_cache_costs()
+if "fresh" in pages and "cached" in pages:
+    fresh, cached = statistics.median(pages["fresh"]), statistics.median(pages["cached"])
+    w(f"For scale, the copy into the page cache that every produced byte takes: in this run `dd` "
+      f"spent {fresh:.2f} s of kernel time per GB writing into fresh page-cache pages and {cached:.2f} s "
+      f"writing over pages already cached, alone on the broker's core "
+      f"(see [Page-cache writes](#page-cache-writes-on-this-machine)).")
+    w("")
+
 # How noisy: the spread of each system's runs relative to its median.
 spreads = []
 for scen in ["headline", "headline-unpinned", "small", "large", "durable", "consume"]:
@@ -1079,6 +1125,25 @@ fig.savefig(out, dpi=110)
         w("")
     else:
         print("bench.sh: plot failed: " + r.stderr[-500:], file=sys.stderr)
+
+if pages:
+    w("## Page-cache writes on this machine")
+    w("")
+    w("`dd if=/dev/zero bs=1M count=2048` pinned to the broker's core, into a new file (fresh pages), then")
+    w("over the same file again (pages already cached); kernel (system) time per GB written. The")
+    w("machine is a VM that hands memory back to its host as soon as the guest frees it, so each new")
+    w("page-cache page is fresh host memory, and its first touch is what costs. Every broker that")
+    w("writes through the page cache, Kafka included, pays at least the first figure per GB produced;")
+    w("under load, with the load generator on the other core, the same copy has measured several times")
+    w("dearer (the profile's `copy_folio_from_iter_atomic`).")
+    w("")
+    w("| pages | kernel s per GB, median (min–max) |")
+    w("|---|---|")
+    for mode, label in (("fresh", "fresh (new file)"), ("cached", "already cached (same file again)")):
+        if mode in pages:
+            xs = pages[mode]
+            w(f"| {label} | {statistics.median(xs):.2f} ({min(xs):.2f}–{max(xs):.2f}) |")
+    w("")
 
 flame = pathlib.Path(out).parent / "bench" / "flamegraph-headline.svg"
 if flame.exists():
