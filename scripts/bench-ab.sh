@@ -8,6 +8,7 @@
 # pinned scenarios), and deletes the directory afterwards so no dirty page cache carries over.
 #
 # Usage: scripts/bench-ab.sh RUNS NAME=BINARY [NAME=BINARY ...]
+#   Rounds alternate the order of the builds (see below), so give an even RUNS.
 #   A name starting with "null" runs BINARY as the null broker; any other as `sluice serve`.
 # Env:
 #   WORKLOAD    sluice-bench arguments (default: the headline, produce 1 KiB to 6 partitions, acks=1)
@@ -29,8 +30,15 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Each round reverses the order of the builds (A B, B A, A B, ...): on this machine the second run
+# of a round tended to measure more broker CPU (10 headline pairs with WARMUP=1: one build gave
+# 1.06 s/GB median when first and 1.33 when second), so a fixed order biases the comparison.
+SPECS=("$@")
+REVERSED=()
+for ((i = ${#SPECS[@]} - 1; i >= 0; i--)); do REVERSED+=("${SPECS[i]}"); done
 for run in $(seq 1 "$RUNS"); do
-    for spec in "$@"; do
+    if ((run % 2 == 0)); then order=("${REVERSED[@]}"); else order=("${SPECS[@]}"); fi
+    for spec in "${order[@]}"; do
         name=${spec%%=*} bin=${spec#*=}
         dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-ab.XXXXXX")
         port=$(free_port)
