@@ -326,8 +326,9 @@ impl Segment {
         Ok(())
     }
 
-    /// Append already-validated batches (`data` is their concatenation) with one pwrite.
-    /// On a failed write the file is cut back so no partial batch remains.
+    /// Append already-validated batches (`data` is their concatenation, `batches` their headers
+    /// as parsed from it) with one pwrite. On a failed write the file is cut back so no partial
+    /// batch remains.
     pub fn append(
         &mut self,
         data: &[u8],
@@ -344,15 +345,16 @@ impl Segment {
         self.size += data.len() as u64;
         for (h, r) in batches {
             self.index_batch(h, start + r.start as u64, index_interval)?;
-            self.remember(start + r.start as u64, &data[r.clone()]);
+            self.remember(start + r.start as u64, h);
         }
         Ok(())
     }
 
     /// Append validated batches from `data` with their headers replaced by `headers` (one per
     /// batch, in order): a single gathered pwrite of header, rest of batch, header, ... so the
-    /// records are written from the caller's buffer without a copy. On a failed write the file
-    /// is cut back so no partial batch remains.
+    /// records are written from the caller's buffer without a copy. `batches` hold the headers
+    /// as parsed from `headers`, the bytes that reach the disk. On a failed write the file is cut
+    /// back so no partial batch remains.
     pub fn append_patched(
         &mut self,
         data: &[u8],
@@ -376,23 +378,21 @@ impl Segment {
             return Err(e);
         }
         self.size += len as u64;
-        for ((h, r), header) in batches.iter().zip(headers) {
+        for (h, r) in batches {
             self.index_batch(h, start + r.start as u64, index_interval)?;
-            self.remember(start + r.start as u64, header);
+            self.remember(start + r.start as u64, h);
         }
         Ok(())
     }
 
-    /// Keep the header of a batch just written at `position` (`written` starts with the header
-    /// bytes as they went to disk, so readers get exactly what a `pread` would return).
-    fn remember(&mut self, position: u64, written: &[u8]) {
-        let Ok(h) = BatchHeader::parse(&written[..RECORD_BATCH_OVERHEAD.min(written.len())]) else {
-            return; // validated before the write; a header that does not parse is read from disk
-        };
+    /// Keep the header of a batch just written at `position`. Both append paths hand in headers
+    /// parsed from the bytes as written (patched ones for `append_patched`), so readers get
+    /// exactly what a `pread` would return.
+    fn remember(&mut self, position: u64, h: &BatchHeader) {
         if self.recent.len() == RECENT_BATCHES {
             self.recent.pop_front();
         }
-        self.recent.push_back((position, h));
+        self.recent.push_back((position, *h));
     }
 
     /// Drop the kept headers: the segment was sealed, and its tail is no longer where consumers
@@ -403,10 +403,6 @@ impl Segment {
 
     /// The header of the batch at `position`, if it is one of the newest kept in memory.
     fn recent_header(&self, position: u64) -> Option<BatchHeader> {
-        let (oldest, _) = self.recent.front()?;
-        if position < *oldest {
-            return None;
-        }
         let i = self
             .recent
             .binary_search_by_key(&position, |(p, _)| *p)
