@@ -129,14 +129,17 @@ impl Partition {
         let (outcome, written) = {
             let mut log = self.log.lock();
             let outcome = log.append_records(records, opts)?;
-            let written = (durable && !outcome.duplicate).then(|| log.active_file_and_size());
+            let written = if durable && !outcome.duplicate {
+                log.take_writeback(sluice_log::flush::WRITEBACK_MIN)
+            } else {
+                None
+            };
             (outcome, written)
         };
         // Durable mode: the group commit's fdatasync will wait for these bytes; starting their
         // writeback now lets the disk work while the partition's current sync still runs.
-        if let Some((file, end)) = written {
-            let len = (records.len() as u64).min(end);
-            sluice_log::flush::start_writeback(&file, end - len, len);
+        if let Some((file, offset, len)) = written {
+            sluice_log::flush::start_writeback(&file, offset, len);
         }
         if opts.origin_client && !outcome.duplicate {
             self.stats

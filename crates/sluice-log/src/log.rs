@@ -146,11 +146,17 @@ impl PartitionLog {
         self.producers.first_unstable_offset()
     }
 
-    /// The active segment's file and its data length: what a caller needs to start writing
-    /// back the newest bytes early (see [`crate::flush::start_writeback`]).
-    pub fn active_file_and_size(&self) -> (std::sync::Arc<std::fs::File>, u64) {
-        let a = self.active();
-        (a.log_file().clone(), a.size())
+    /// The active segment's bytes appended since writeback was last started, as the file and
+    /// `(offset, len)`, once there are at least `min` of them: what a caller hands to
+    /// [`crate::flush::start_writeback`]. They then count as started. Bytes of a segment sealed
+    /// before they reached `min` are left to the fdatasync that follows.
+    pub fn take_writeback(
+        &mut self,
+        min: u64,
+    ) -> Option<(std::sync::Arc<std::fs::File>, u64, u64)> {
+        let a = self.active_mut();
+        let (offset, len) = a.take_writeback(min)?;
+        Some((a.log_file().clone(), offset, len))
     }
 
     pub(crate) fn active(&self) -> &Segment {

@@ -72,6 +72,8 @@ pub(crate) struct Segment {
     /// The headers of the last batches this process appended, oldest first, with their file
     /// positions (see [`RECENT_BATCHES`]).
     recent: VecDeque<(u64, BatchHeader)>,
+    /// Where the bytes not yet handed to writeback begin (see [`Segment::take_writeback`]).
+    writeback_from: u64,
 }
 
 /// How many of the newest batch headers a segment keeps in memory. A consumer at the tail fetches
@@ -128,6 +130,7 @@ impl Segment {
             reserved_to: 0,
             reserve_unsupported: false,
             recent: VecDeque::new(),
+            writeback_from: 0,
         })
     }
 
@@ -177,6 +180,7 @@ impl Segment {
             reserved_to: meta.len(),
             reserve_unsupported: false,
             recent: VecDeque::new(),
+            writeback_from: meta.len(),
         })
     }
 
@@ -298,6 +302,7 @@ impl Segment {
         }
         self.size = pos;
         self.reserved_to = self.reserved_to.min(pos);
+        self.writeback_from = self.writeback_from.min(pos);
         Ok(truncated)
     }
 
@@ -568,6 +573,17 @@ impl Segment {
     pub fn next_offset(&self) -> i64 {
         self.next_offset
     }
+    /// The range of the file appended since writeback was last started, as `(offset, len)`,
+    /// once it holds at least `min` bytes; it then counts as started.
+    pub fn take_writeback(&mut self, min: u64) -> Option<(u64, u64)> {
+        let len = self.size.checked_sub(self.writeback_from)?;
+        if len == 0 || len < min {
+            return None;
+        }
+        let from = std::mem::replace(&mut self.writeback_from, self.size);
+        Some((from, len))
+    }
+
     pub fn log_file(&self) -> &Arc<File> {
         &self.log
     }

@@ -107,3 +107,43 @@ fn checkpoint_is_rewritten_only_when_a_segment_boundary_is_crossed() {
         "rewritten once the sealed segment may be trusted"
     );
 }
+
+#[test]
+fn writeback_ranges_coalesce_appends_and_cover_every_byte_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), crate::LogConfig::default()).unwrap();
+    let mut ranges = Vec::new();
+    let mut appended = 0;
+    while appended < 600 << 10 {
+        let before = log.active().size();
+        append_n(&mut log, 1, 20);
+        appended = log.active().size();
+        match log.take_writeback(64 << 10) {
+            Some((_, offset, len)) => {
+                assert!(len >= 64 << 10, "started before the minimum: {len}");
+                ranges.push((offset, len));
+            }
+            None => assert!(appended - ranges.last().map_or(0, |(o, l)| o + l) < 64 << 10),
+        }
+        assert!(log.active().size() > before);
+    }
+    // Contiguous from the start of the segment: nothing skipped, nothing started twice.
+    let mut next = 0;
+    for (offset, len) in &ranges {
+        assert_eq!(*offset, next, "{ranges:?}");
+        next += len;
+    }
+    assert!(ranges.len() > 1 && next <= appended, "{ranges:?}");
+    assert!(log.take_writeback(appended - next + 1).is_none());
+    assert_eq!(
+        log.take_writeback(1).map(|(_, o, l)| (o, l)),
+        (next < appended).then_some((next, appended - next))
+    );
+    // A reopened log counts from its end.
+    drop(log);
+    let mut log = PartitionLog::open(dir.path(), crate::LogConfig::default()).unwrap();
+    assert!(log.take_writeback(1).is_none());
+    append_n(&mut log, 1, 1);
+    let (_, offset, _) = log.take_writeback(1).unwrap();
+    assert_eq!(offset, appended);
+}
