@@ -65,8 +65,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let config = BrokerConfig::from_settings(&layered(&args)?)?;
+    // One worker thread per core this process may run on (tokio's default: the CPU affinity and
+    // cgroup quota count; TOKIO_WORKER_THREADS overrides). Pinned to one core, a second worker
+    // only adds hand-offs between the two: at 62k msgs/s end to end (4 alternated pairs) it cost
+    // 18 % more broker CPU per GB and 0.07 ms of p50.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async move {
