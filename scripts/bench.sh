@@ -27,7 +27,9 @@
 #                     against fio's fdatasync p99; peers: Redis Streams (appendfsync always and
 #                     everysec, redis-benchmark XADD), NATS JetStream (`nats bench`, .cache/bin/nats)
 #                     and Tansu (.cache/tansu-full/bin/tansu) when installed; pagecache: the kernel
-#                     time of writing 2 GiB into fresh page-cache pages and into pages already cached
+#                     time of writing 2 GiB into fresh page-cache pages and into pages already cached;
+#                     keep: the headline against a null broker that keeps every byte in memory, beside
+#                     Sluice (what merely holding the produced bytes costs this machine)
 #   TANSU_ENGINE      sqlite (default: Tansu's local-disk engine) or memory
 #   CONSUME_MB (2048) data written, then read back, by the consume (catch-up) scenario
 #   E2E_PEAK          msgs/s the end-to-end rates are fractions of (default: the slowest real
@@ -73,7 +75,7 @@ TANSU=${TANSU:-$REPO/.cache/tansu-full/bin/tansu}
 TANSU_ENGINE=${TANSU_ENGINE:-sqlite}
 INFERNO=${INFERNO:-$REPO/.cache/inferno/bin}
 SYSTEMS=${SYSTEMS:-"null sluice kafka$([[ -x $TANSU ]] && echo " tansu")"}
-SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large partitions-1 partitions-60 durable fio durable-latency peers consume e2e profile pagecache"}
+SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large partitions-1 partitions-60 durable fio durable-latency peers consume e2e profile pagecache keep"}
 CONSUME_MB=${CONSUME_MB:-2048}
 BROKER_CPU=${BROKER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -291,6 +293,13 @@ if has_scenario headline; then
 fi
 if has_scenario headline-unpinned; then
     run_scenario headline-unpinned 0 0 0 "$ALL" -- produce --message-size 1024 --partitions 6 --acks 1 "${TIMED[@]}"
+fi
+if has_scenario keep; then
+    # The null broker keeps nothing by default; here it keeps every produced byte in memory
+    # (4 GiB per partition), as any broker must keep them somewhere. On this VM new memory is
+    # fresh host memory, page cache or heap alike, so its broker CPU per GB is what holding the
+    # bytes costs before any storage engine does anything.
+    run_scenario keep 1 0 4096 "null sluice" -- produce --message-size 1024 --partitions 6 --acks 1 "${TIMED[@]}"
 fi
 if has_scenario small; then
     run_scenario small 1 0 0 "$ALL" -- produce --message-size 100 --partitions 6 --acks 1 "${TIMED[@]}"
@@ -699,6 +708,12 @@ throughput_table("Headline: produce 1 KiB, 6 partitions, acks=1 (pinned)", "head
                  "thirty threads; the unpinned view below lets every system use both cores.")
 throughput_table("Headline, unpinned (second view)", "headline-unpinned",
                  "Broker and load generator share both cores as the scheduler likes.")
+throughput_table("Keeping the bytes: the headline against a null broker that holds them in memory", "keep",
+                 "The same workload as the headline, with the null broker keeping every produced byte "
+                 "(`null-broker --retain-mb 4096`) instead of dropping it, alternated with Sluice. "
+                 "Any broker has to put the bytes somewhere: on this VM every new page of memory, heap "
+                 "or page cache, is fresh host memory, and the null broker's CPU per GB here is what "
+                 "holding the bytes costs before any storage engine does any work.")
 throughput_table("Produce 100 B messages", "small")
 throughput_table("Produce 16 KiB messages", "large")
 throughput_table("Produce to 1 partition", "partitions-1")
@@ -1000,6 +1015,14 @@ if "fresh" in pages and "cached" in pages:
       f"spent {fresh:.2f} s of kernel time per GB writing into fresh page-cache pages and {cached:.2f} s "
       f"writing over pages already cached, alone on the broker's core "
       f"(see [Page-cache writes](#page-cache-writes-on-this-machine)).")
+    w("")
+
+keep = load("keep")
+kn, ks = (med(keep.get(s, []), "broker.cpu_seconds_per_gb") for s in ("null", "sluice"))
+if kn and ks:
+    w(f"Holding the produced bytes alone costs this machine: the null broker that keeps every byte in "
+      f"memory spent {kn:.2f} s of CPU per GB on the headline workload, and Sluice {ks:.2f} s beside it "
+      f"in the same alternation (see [Keeping the bytes](#keeping-the-bytes-the-headline-against-a-null-broker-that-holds-them-in-memory)).")
     w("")
 
 # How noisy: the spread of each system's runs relative to its median.
