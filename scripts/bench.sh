@@ -19,7 +19,7 @@
 #   DURATION (8)      measured seconds per run;  WARMUP (3) seconds before that, not measured
 #   SYSTEMS           "null sluice kafka", plus "tansu" when $TANSU (.cache/tansu-full/bin/tansu) exists
 #   SCENARIOS         "headline headline-unpinned small large partitions-1 partitions-60 durable fio
-#                     peers consume e2e profile pagecache"
+#                     durable-latency peers consume e2e profile pagecache keep"
 #                     fio: fdatasync baseline at durable Sluice's flush size and parallelism (needs fio
 #                     and the durable scenario's results), appending as a log does and, as a second
 #                     view, overwriting a laid-out file (fio's default); durable-latency: durable produce at a fixed
