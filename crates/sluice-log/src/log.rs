@@ -181,14 +181,14 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().seal_time_index()?;
-        self.active_mut().release_reserve()?;
         self.active_mut().forget_recent();
-        // Only its `.log` was synced while active; the next flush syncs the rest.
+        // Only its `.log` was synced while active; the next flush syncs the rest, and gives back
+        // the blocks reserved past its data there, off the append path (see `FlushTarget::trims`).
         self.active_mut().needs_full_sync = true;
         let seg = Segment::create(&self.dir, next, now_ms)?;
         self.segments.insert(next, seg);
         // Kafka snapshots producer state at every roll so recovery only rescans one segment.
-        self.producers.write_snapshot(&self.dir, next)?;
+        self.producers.write_snapshot(&self.dir, next, false)?;
         let snaps = list_snapshots(&self.dir)?;
         for (_, path) in snaps.iter().rev().skip(SNAPSHOTS_TO_KEEP) {
             let _ = std::fs::remove_file(path);
@@ -281,6 +281,9 @@ impl PartitionLog {
             if seg.base_offset != active_base && (unflushed || seg.needs_full_sync) {
                 target.files.extend(seg.files());
                 target.sealed.push(seg.base_offset);
+                if let Some(len) = seg.reserve_to_release() {
+                    target.trims.push((seg.log_file().clone(), len));
+                }
             } else if unflushed {
                 target.files.push(seg.log_file().clone());
             }
@@ -304,6 +307,7 @@ impl PartitionLog {
         for base in &target.sealed {
             if let Some(seg) = self.segments.get_mut(base) {
                 seg.needs_full_sync = false;
+                seg.reserve_released();
             }
         }
         for base in &target.named {
@@ -340,15 +344,15 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().seal_time_index()?;
-        self.active_mut().release_reserve()?;
         for seg in self.segments.values_mut() {
+            seg.release_reserve()?;
             for f in seg.files() {
                 f.sync_all()?;
             }
             seg.needs_full_sync = false;
         }
         let end = self.log_end_offset();
-        self.producers.write_snapshot(&self.dir, end)?;
+        self.producers.write_snapshot(&self.dir, end, true)?;
         self.epochs.persist(true)?;
         self.recovery_point = end;
         self.write_offsets_checkpoint(true)?;

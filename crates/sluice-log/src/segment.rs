@@ -455,6 +455,17 @@ impl Segment {
         Ok(())
     }
 
+    /// The length to cut the `.log` at to free its reserved blocks, if it holds any: for a
+    /// sealed segment whose release a flush does off the append path.
+    pub(crate) fn reserve_to_release(&self) -> Option<u64> {
+        (self.reserved_to > self.size).then_some(self.size)
+    }
+
+    /// A flush cut the file at [`Segment::reserve_to_release`]'s length.
+    pub(crate) fn reserve_released(&mut self) {
+        self.reserved_to = self.reserved_to.min(self.size);
+    }
+
     /// Read the header of the batch at `pos`; None at (or past) the end of the data.
     pub fn read_header_at(&self, pos: u64) -> io::Result<Option<BatchHeader>> {
         if pos + LOG_OVERHEAD as u64 > self.size {

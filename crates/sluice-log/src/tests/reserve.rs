@@ -1,5 +1,5 @@
 //! Blocks reserved ahead of the active segment's data: they never show in the file's length, and
-//! no sealed, closed or crash-recovered segment keeps them.
+//! no flushed sealed, closed or crash-recovered segment keeps them.
 
 use super::*;
 use std::os::unix::fs::MetadataExt;
@@ -17,7 +17,7 @@ fn holds_no_reserve(path: &Path) -> bool {
 }
 
 #[test]
-fn active_segment_reserves_ahead_and_a_roll_gives_it_back() {
+fn active_segment_reserves_ahead_and_the_flush_after_a_roll_gives_it_back() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
     append_n(&mut log, 1, 2);
@@ -27,10 +27,31 @@ fn active_segment_reserves_ahead_and_a_roll_gives_it_back() {
     assert!(allocated >= 256 << 10, "no reservation: {allocated} bytes");
     append_until_segments(&mut log, 3);
     let files = log_files(dir.path());
-    for sealed in &files[..files.len() - 1] {
-        assert!(holds_no_reserve(sealed), "{}", sealed.display());
+    let sealed = &files[..files.len() - 1];
+    let lengths: Vec<u64> = sealed.iter().map(|f| len_and_allocated(f).0).collect();
+    // The roll leaves the release to the next flush, off the append path.
+    assert!(sealed.iter().all(|f| !holds_no_reserve(f)));
+    let target = log.flush_target();
+    assert_eq!(target.trims.len(), sealed.len());
+    target.sync().unwrap();
+    log.mark_flushed(&target);
+    for (f, len) in sealed.iter().zip(&lengths) {
+        assert!(holds_no_reserve(f), "{}", f.display());
+        assert_eq!(len_and_allocated(f).0, *len, "{}", f.display());
     }
+    assert!(log.flush_target().trims.is_empty());
     assert!(log.verify().unwrap().errors.is_empty());
+}
+
+#[test]
+fn clean_close_gives_back_what_sealed_segments_still_reserve() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    append_until_segments(&mut log, 3);
+    log.close().unwrap();
+    for f in log_files(dir.path()) {
+        assert!(holds_no_reserve(&f), "{}", f.display());
+    }
 }
 
 #[test]
