@@ -99,6 +99,16 @@ if [[ ${NO_BUILD:-0} != 1 ]]; then
     note "cargo build --release -p sluice -p sluice-bench"
     cargo build --release -p sluice -p sluice-bench
 fi
+
+# The commit measured and when, kept with the results: a REPORT_ONLY rewrite of the doc, later
+# and from another checkout, must still name the build the figures came from.
+if [[ ${REPORT_ONLY:-0} != 1 ]]; then
+    commit=$(git rev-parse --short HEAD 2> /dev/null || echo "?")
+    if [[ -n $(git status --porcelain -- crates Cargo.toml Cargo.lock 2> /dev/null) ]]; then
+        commit+=" plus uncommitted changes under crates/"
+    fi
+    printf '%s\n%s\n' "$commit" "$(date -u '+%Y-%m-%d %H:%M UTC')" > "$RESULTS/run-info"
+fi
 for bin in $( [[ ${REPORT_ONLY:-0} == 1 ]] || echo sluice sluice-bench null-broker); do
     [[ -x $RELEASE/$bin ]] || { note "$RELEASE/$bin is missing (cargo build --release -p sluice -p sluice-bench)"; exit 1; }
 done
@@ -599,15 +609,20 @@ def ratio(a, b):
 
 lines = []
 w = lines.append
-now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-try:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-except OSError:
-    commit = "?"
-dirty = subprocess.run(["git", "status", "--porcelain", "--", "crates", "Cargo.toml", "Cargo.lock"],
-                       capture_output=True, text=True).stdout.strip()
-if dirty:
-    commit += " plus uncommitted changes under crates/"
+run_info = results / "run-info"
+if run_info.exists():
+    # Written when the runs were taken (see above the scenarios); the last run's build and time.
+    commit, now = (run_info.read_text().splitlines() + ["?", "?"])[:2]
+else:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = "?"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "crates", "Cargo.toml", "Cargo.lock"],
+                           capture_output=True, text=True).stdout.strip()
+    if dirty:
+        commit += " plus uncommitted changes under crates/"
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 kafka_version = ""
 kv = pathlib.Path(os.environ.get("SLUICE_CACHE_DIR", ".cache")) / "kafka" / "VERSION"
@@ -1091,6 +1106,8 @@ w("  for Fetch (0, the default, keeps nothing).")
 w("- `scripts/bench-ab.sh RUNS NAME=BINARY ...` alternates builds (or a build and the null broker) run")
 w("  by run on one workload (`WORKLOAD`, default the headline) with the same pinning: the way to see")
 w("  whether a change moved a figure on a machine this noisy.")
+w("- `scripts/blocked-stacks.py PID SECONDS` (root) samples the kernel stacks of the broker's threads")
+w("  that are blocked in a syscall: for a latency tail that a CPU profile does not explain.")
 w("- CI runs each workload for about two seconds against both brokers")
 w("  (`cargo test -p sluice-bench --test smoke`); it checks the tools work, not the figures.")
 w("")

@@ -40,7 +40,11 @@ impl FlushTarget {
     /// directory if a segment was created.
     pub fn sync(&self) -> std::io::Result<()> {
         for (f, len) in &self.trims {
-            f.set_len(*len)?;
+            // Only spare blocks are at stake, never data: a failure costs disk space until the
+            // segment is deleted, so it must not fail the sync (and a durable produce with it).
+            if let Err(e) = f.set_len(*len) {
+                tracing::warn!("freeing a sealed segment's reserved blocks: {e}");
+            }
         }
         for f in &self.files {
             f.sync_data()?;
