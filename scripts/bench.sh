@@ -101,8 +101,9 @@ if [[ ${NO_BUILD:-0} != 1 ]]; then
 fi
 
 # The commit measured and when, kept with the results: a REPORT_ONLY rewrite of the doc, later
-# and from another checkout, must still name the build the figures came from.
-if [[ ${REPORT_ONLY:-0} != 1 ]]; then
+# and from another checkout, must still name the build the figures came from. (Results taken
+# before run-info existed get the current checkout's, as the doc used to.)
+if [[ ${REPORT_ONLY:-0} != 1 || ! -e $RESULTS/run-info ]]; then
     commit=$(git rev-parse --short HEAD 2> /dev/null || echo "?")
     if [[ -n $(git status --porcelain -- crates Cargo.toml Cargo.lock 2> /dev/null) ]]; then
         commit+=" plus uncommitted changes under crates/"
@@ -556,7 +557,7 @@ fi
 
 note "writing $OUT"
 BROKER_WARMUP_S=$BROKER_WARMUP TANSU_ENGINE=$TANSU_ENGINE python3 - "$RESULTS" "$OUT" "$COMMAND" "$RUNS" "$DURATION" "$WARMUP" "$BROKER_CPU" "$CLIENT_CPU" "$QUICK" <<'PY'
-import json, os, pathlib, platform, re, statistics, subprocess, sys, datetime
+import json, os, pathlib, platform, re, statistics, subprocess, sys
 
 results, out, command, runs, duration, warmup, broker_cpu, client_cpu, quick = sys.argv[1:]
 results = pathlib.Path(results)
@@ -609,20 +610,8 @@ def ratio(a, b):
 
 lines = []
 w = lines.append
-run_info = results / "run-info"
-if run_info.exists():
-    # Written when the runs were taken (see above the scenarios); the last run's build and time.
-    commit, now = (run_info.read_text().splitlines() + ["?", "?"])[:2]
-else:
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = "?"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "crates", "Cargo.toml", "Cargo.lock"],
-                           capture_output=True, text=True).stdout.strip()
-    if dirty:
-        commit += " plus uncommitted changes under crates/"
+# Written when the runs were taken (see above the scenarios): the last run's build and time.
+commit, now = ((results / "run-info").read_text().splitlines() + ["?", "?"])[:2]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 kafka_version = ""
 kv = pathlib.Path(os.environ.get("SLUICE_CACHE_DIR", ".cache")) / "kafka" / "VERSION"

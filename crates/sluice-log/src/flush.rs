@@ -76,10 +76,10 @@ impl FlushTarget {
 ///
 /// Why: each call becomes at least one disk request, and a request has a fixed cost besides its
 /// bytes. On the virtio disk here, 2 GiB written with `O_DIRECT` took 0.87–1.12 s of kernel time
-/// in 64 KiB requests and 0.27–0.32 s in 1 MiB ones (two runs each). A producer with a short linger.ms sends appends of a
-/// few KiB thousands of times a second; started one by one they cost a request each, while the
-/// group commit's fdatasync writes whatever is left in one go anyway. Appends of at least this
-/// size (a full-speed producer's batches) still start at once.
+/// in 64 KiB requests and 0.27–0.32 s in 1 MiB ones (two runs each). A producer with a short
+/// linger.ms sends appends of a few KiB thousands of times a second; started one by one they cost
+/// a request each, while the group commit's fdatasync writes whatever is left in one go anyway.
+/// Appends of at least this size (a full-speed producer's batches) still start at once.
 pub const WRITEBACK_MIN: u64 = 256 << 10;
 
 /// Ask the kernel to start writing `len` bytes at `offset` of `file` to disk now, without waiting.
