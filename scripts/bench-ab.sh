@@ -16,6 +16,8 @@
 #   WARMUP=1    6 s of end-to-end load on a throwaway topic first, then `sync` (as bench.sh does)
 #   BENCH       the sluice-bench binary (target/release/sluice-bench)
 #   OUT         where the JSON results go (target/bench/ab-<time>)
+#   MEM_MB      memory limit of each Sluice broker, as bench.sh's BROKER_MEM_MB (default 3072; 0 for
+#               none); the null broker, which keeps what it is sent, runs without one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:?usage: scripts/bench-ab.sh RUNS NAME=BINARY ...}
@@ -25,6 +27,11 @@ BENCH=${BENCH:-target/release/sluice-bench}
 WORKLOAD=${WORKLOAD:-produce --message-size 1024 --partitions 6 --acks 1 --duration 8 --warmup 3}
 OUT=${OUT:-target/bench/ab-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
+CGROUP=""
+if ((${MEM_MB:-3072} > 0)); then
+    CGROUP=$(scripts/mem-cgroup.sh sluice-bench-broker "${MEM_MB:-3072}") \
+        || echo "bench-ab.sh: running the brokers without a memory limit" >&2
+fi
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -51,6 +58,8 @@ for run in $(seq 1 "$RUNS"); do
                 --set schema.registry.listeners= ${SERVE_ARGS:-} > "$dir/log" 2>&1 &
         fi
         pid=$!
+        # The null broker here keeps up to 4 GiB per partition in memory: no limit for it.
+        [[ -z $CGROUP || $name == null* ]] || echo "$pid" > "$CGROUP/cgroup.procs"
         deadline=$((SECONDS + 60))
         until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
             kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)) || { tail "$dir/log" >&2; exit 1; }

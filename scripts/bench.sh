@@ -39,6 +39,10 @@
 #                     before the measured run, so a JVM has compiled its hot paths (Kafka needs
 #                     several seconds after start on one core); every system gets the same
 #   BROKER_CPU (1), CLIENT_CPU (0)
+#   BROKER_MEM_MB (3072) memory limit of every broker (a memory cgroup, scripts/mem-cgroup.sh): page
+#                     cache and heap together, the same for every system, so that each writes into
+#                     recycled pages as a server with full memory does (see mem-cgroup.sh for why);
+#                     0 for no limit. The keep scenario always runs without one.
 #   OUT (docs/benchmarks.md), RESULTS (target/bench/<timestamp>)
 #   NO_BUILD=1        use the existing release binaries
 #   RELEASE_DIR       where sluice, sluice-bench and null-broker are (target/release)
@@ -50,7 +54,7 @@ REPO=$(pwd)
 # The command line to print in the report: the arguments plus any settings given through the
 # environment, captured before the defaults fill them in.
 COMMAND=""
-for var in RUNS DURATION WARMUP BROKER_WARMUP SYSTEMS SCENARIOS CONSUME_MB E2E_PEAK E2E_RATES BROKER_CPU CLIENT_CPU; do
+for var in RUNS DURATION WARMUP BROKER_WARMUP SYSTEMS SCENARIOS CONSUME_MB E2E_PEAK E2E_RATES BROKER_CPU CLIENT_CPU BROKER_MEM_MB; do
     if [[ -n ${!var:-} ]]; then COMMAND+="$var=${!var@Q} "; fi
 done
 COMMAND+="scripts/bench.sh $*"
@@ -79,6 +83,7 @@ SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large partitions-1 part
 CONSUME_MB=${CONSUME_MB:-2048}
 BROKER_CPU=${BROKER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
+BROKER_MEM_MB=${BROKER_MEM_MB:-3072}
 OUT=${OUT:-docs/benchmarks.md}
 RESULTS=${RESULTS:-target/bench/$(date +%Y%m%d-%H%M%S)}
 # A copy of the binaries keeps a long run safe from rebuilds in a shared target directory.
@@ -115,6 +120,17 @@ for bin in $( [[ ${REPORT_ONLY:-0} == 1 ]] || echo sluice sluice-bench null-brok
 done
 if has_system kafka && [[ ${REPORT_ONLY:-0} != 1 ]]; then
     bash scripts/kafka-dist.sh
+fi
+# The brokers' memory cgroup; mem-limit records what the runs had, for the report.
+BROKER_CGROUP=""
+if [[ ${REPORT_ONLY:-0} != 1 ]]; then
+    if ((BROKER_MEM_MB > 0)) && BROKER_CGROUP=$(scripts/mem-cgroup.sh sluice-bench-broker "$BROKER_MEM_MB"); then
+        echo "$BROKER_MEM_MB" > "$RESULTS/mem-limit"
+    else
+        ((BROKER_MEM_MB > 0)) && note "running the brokers without a memory limit"
+        BROKER_CGROUP=""
+        echo 0 > "$RESULTS/mem-limit"
+    fi
 fi
 
 free_port() {
@@ -170,8 +186,14 @@ EOF
     BROKER_PID=$!
 }
 
-start_broker() { # start_broker <system> <pinned> <durable> <retain-mb>
-    local system=$1 pinned=$2 durable=$3 retain=$4
+# in_broker_cgroup <pid>: into the brokers' memory cgroup (when there is one) at once, before
+# the process has written anything that would be charged elsewhere; its threads move with it.
+in_broker_cgroup() {
+    [[ -z $BROKER_CGROUP ]] || echo "$1" > "$BROKER_CGROUP/cgroup.procs"
+}
+
+start_broker() { # start_broker <system> <pinned> <durable> <retain-mb> [unlimited]
+    local system=$1 pinned=$2 durable=$3 retain=$4 unlimited=${5:-0}
     local pin=()
     [[ $pinned == 1 ]] && pin=(taskset -c "$BROKER_CPU")
     BROKER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-broker.XXXXXX")
@@ -205,6 +227,7 @@ start_broker() { # start_broker <system> <pinned> <durable> <retain-mb>
             BROKER_PID=$! ;;
         *) note "unknown system $system"; exit 2 ;;
     esac
+    [[ $unlimited == 1 ]] || in_broker_cgroup "$BROKER_PID"
     local deadline=$((SECONDS + 120))
     until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
         if ! kill -0 "$BROKER_PID" 2>/dev/null; then
@@ -263,7 +286,7 @@ run_scenario() {
             has_system "$system" || continue
             note "$name: $system run $run/$RUNS"
             local base=$RESULTS/$name/$system-$run
-            if ! start_broker "$system" "$pinned" "$durable" "$retain"; then
+            if ! start_broker "$system" "$pinned" "$durable" "$retain" "$([[ $name == keep ]] && echo 1)"; then
                 FAILURES=$((FAILURES + 1)); stop_broker; continue
             fi
             cut -d' ' -f1-3 /proc/loadavg > "$base.load"
@@ -309,7 +332,8 @@ if has_scenario keep; then
     # The null broker keeps nothing by default; here it keeps every produced byte in memory
     # (4 GiB per partition), as any broker must keep them somewhere. On this VM new memory is
     # fresh host memory, page cache or heap alike, so its broker CPU per GB is what holding the
-    # bytes costs before any storage engine does anything.
+    # bytes costs before any storage engine does anything. Nothing could keep 9 GB under the
+    # brokers' memory limit, so both systems run here without it.
     run_scenario keep 1 0 4096 "null sluice" -- produce --message-size 1024 --partitions 6 --acks 1 "${TIMED[@]}"
 fi
 if has_scenario small; then
@@ -402,7 +426,9 @@ if has_scenario pagecache; then
     # pages), then the same 2 GiB over it again (pages already cached), on the broker's core. The
     # machine is a VM that hands memory back to its host as soon as the guest frees it, so every
     # new page-cache page is fresh host memory, and the first copy into it costs several times
-    # the second.
+    # the second. "limited" writes 6 GiB into a new file from inside the brokers' memory cgroup,
+    # where past the limit the kernel recycles the cgroup's own pages: what a broker's writes
+    # cost on a server whose memory is full.
     mkdir -p "$RESULTS/pagecache"
     for run in $(seq 1 "$RUNS"); do
         dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-pages.XXXXXX")
@@ -415,6 +441,15 @@ if has_scenario pagecache; then
             sync
         done
         rm -rf "$dir"
+        if [[ -n $BROKER_CGROUP ]]; then
+            dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-pages.XXXXXX")
+            note "pagecache: run $run/$RUNS, limited"
+            # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
+            { TIMEFORMAT=%S; time sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$BROKER_CGROUP" \
+                taskset -c "$BROKER_CPU" dd if=/dev/zero of="$dir/f" bs=1M count=6144 status=none; } \
+                2> "$RESULTS/pagecache/limited-$run.sys"
+            rm -rf "$dir"
+        fi
     done
 fi
 
@@ -431,6 +466,7 @@ run_peer() {
             taskset -c "$BROKER_CPU" redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
                 --appendonly yes --appendfsync "${peer#redis-}" > "$out.server.log" 2>&1 &
             local pid=$! deadline=$((SECONDS + 30))
+            in_broker_cgroup "$pid"
             until redis-cli -p "$port" ping > /dev/null 2>&1 || ((SECONDS > deadline)); do sleep 0.1; done
             local n
             [[ $peer == redis-everysec ]] && n=$((DURATION * 40000)) || n=$((DURATION * 10000))
@@ -445,6 +481,7 @@ run_peer() {
             # flight, natscli's default), each publish acknowledged by the stream.
             taskset -c "$BROKER_CPU" nats-server -js -sd "$dir" -a 127.0.0.1 -p "$port" > "$out.server.log" 2>&1 &
             local pid=$! deadline=$((SECONDS + 30))
+            in_broker_cgroup "$pid"
             until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || ((SECONDS > deadline)); do sleep 0.1; done
             taskset -c "$CLIENT_CPU" "$NATS" bench sluice.bench --js --purge --pub 6 --size 1024 \
                 --msgs $((DURATION * 15000)) --no-progress --server "nats://127.0.0.1:$port" \
@@ -612,6 +649,9 @@ lines = []
 w = lines.append
 # Written when the runs were taken (see above the scenarios): the last run's build and time.
 commit, now = ((results / "run-info").read_text().splitlines() + ["?", "?"])[:2]
+# The brokers' memory limit in MiB (0: none; results from before the limit existed have no file).
+mem_limit_file = results / "mem-limit"
+mem_limit = int(mem_limit_file.read_text().strip() or 0) if mem_limit_file.exists() else 0
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 kafka_version = ""
 kv = pathlib.Path(os.environ.get("SLUICE_CACHE_DIR", ".cache")) / "kafka" / "VERSION"
@@ -635,6 +675,17 @@ w(f"- Pinned scenarios: broker on core {broker_cpu}, load generator on core {cli
 w(f"- Before each measured run the fresh broker gets {os.environ.get('BROKER_WARMUP_S', '?')} s of full-speed produce and consume on a")
 w("  throwaway topic (not measured), so that a JVM has compiled its hot paths; every system gets the same.")
 w("  A `sync` then writes that data out, so its writeback stays out of the measured window.")
+if mem_limit:
+    w(f"- Memory: every broker runs in a memory cgroup limited to {mem_limit} MiB (page cache and heap")
+    w("  together, the same for every system; `scripts/mem-cgroup.sh`), except in the keep scenario. A")
+    w("  server that has run a while has its memory full of page cache, and each page a broker writes")
+    w("  is one the kernel just reclaimed from older data. This machine has some 20 GB free instead,")
+    w("  and as a VM it returns free memory to its host within seconds, so without a limit every new")
+    w("  page-cache page is a first touch of host memory, which costs several times the copy itself")
+    w("  (see [Page-cache writes](#page-cache-writes-on-this-machine)). The limit puts every system")
+    w("  in the server's steady state, whatever ran before it.")
+else:
+    w("- Memory: no limit; every broker could use all of the machine's free memory for page cache.")
 w(f"- Systems: the **null broker** (`null-broker`, acks at once, stores nothing: the ceiling of client +")
 w(f"  loopback + CPU), **Sluice** (release build, default settings; `--durable` for the durable case) and")
 w(f"  **Apache Kafka {kafka_version or '4.1'}** (one KRaft node, stock settings, the JVM flags and 1 GiB heap of")
@@ -714,7 +765,8 @@ throughput_table("Headline, unpinned (second view)", "headline-unpinned",
                  "Broker and load generator share both cores as the scheduler likes.")
 throughput_table("Keeping the bytes: the headline against a null broker that holds them in memory", "keep",
                  "The same workload as the headline, with the null broker keeping every produced byte "
-                 "(`null-broker --retain-mb 4096`) instead of dropping it, alternated with Sluice. "
+                 "(`null-broker --retain-mb 4096`) instead of dropping it, alternated with Sluice; "
+                 "both without the memory limit, since the null broker holds some 9 GB. "
                  "Any broker has to put the bytes somewhere: on this VM every new page of memory, heap "
                  "or page cache, is fresh host memory, and the null broker's CPU per GB here is what "
                  "holding the bytes costs before any storage engine does any work.")
@@ -887,9 +939,12 @@ if peak_file.exists():
     w("is set by the client, which both produces and consumes there.")
     w("")
     cols = ["system", "acked msgs/s (k)", "consumed msgs/s (k)", "e2e p50 ms", "e2e p99 ms", "broker CPU s/GB"]
-    w("| " + " | ".join(cols) + " |")
-    w("|" + "---|" * len(cols))
     by = load("e2e-peak")
+    if by:
+        w("| " + " | ".join(cols) + " |")
+        w("|" + "---|" * len(cols))
+    else:
+        w("This run did not measure the peak: `E2E_PEAK` gave it.")
     for s in SYSTEMS:
         rs = by.get(s)
         if not rs:
@@ -1002,11 +1057,11 @@ w("")
 def page_cache_costs():
     d = results / "pagecache"
     out = {}
-    for mode in ("fresh", "cached"):
+    for mode, mib in (("fresh", 2048), ("cached", 2048), ("limited", 6144)):
         xs = []
         for p in sorted(d.glob(f"{mode}-*.sys")):
             try:
-                xs.append(float(p.read_text().split()[-1]) / (2048 * 2**20 / 1e9))
+                xs.append(float(p.read_text().split()[-1]) / (mib * 2**20 / 1e9))
             except (ValueError, IndexError):
                 pass
         if xs:
@@ -1024,9 +1079,9 @@ if "fresh" in pages and "cached" in pages:
 keep = load("keep")
 kn, ks = (med(keep.get(s, []), "broker.cpu_seconds_per_gb") for s in ("null", "sluice"))
 if kn and ks:
-    w(f"Holding the produced bytes alone costs this machine: the null broker that keeps every byte in "
-      f"memory spent {kn:.2f} s of CPU per GB on the headline workload, and Sluice {ks:.2f} s beside it "
-      f"in the same alternation (see [Keeping the bytes](#keeping-the-bytes-the-headline-against-a-null-broker-that-holds-them-in-memory)).")
+    w(f"Holding the produced bytes in new memory costs this machine: without a memory limit, the null "
+      f"broker that keeps every byte in memory spent {kn:.2f} s of CPU per GB on the headline workload, "
+      f"and Sluice {ks:.2f} s beside it in the same alternation (see [Keeping the bytes](#keeping-the-bytes-the-headline-against-a-null-broker-that-holds-them-in-memory)).")
     w("")
 
 # How noisy: the spread of each system's runs relative to its median.
@@ -1164,11 +1219,15 @@ if pages:
     w("page-cache page is fresh host memory, and its first touch is what costs. Every broker that")
     w("writes through the page cache, Kafka included, pays at least the first figure per GB produced;")
     w("under load, with the load generator on the other core, the same copy has measured several times")
-    w("dearer (the profile's `copy_folio_from_iter_atomic`).")
+    w("dearer (the profile's `copy_folio_from_iter_atomic`). Inside a memory limit the kernel, once")
+    w("the limit is reached, reclaims the cgroup's older pages and hands them out again while they")
+    w("are still backed by the host, as on a server whose memory is full; the last row is that case,")
+    w("and the brokers' memory limit exists to measure them in it.")
     w("")
     w("| pages | kernel s per GB, median (min–max) |")
     w("|---|---|")
-    for mode, label in (("fresh", "fresh (new file)"), ("cached", "already cached (same file again)")):
+    for mode, label in (("fresh", "fresh (new file)"), ("cached", "already cached (same file again)"),
+                        ("limited", f"6 GiB into a new file inside the brokers' {mem_limit} MiB memory limit")):
         if mode in pages:
             xs = pages[mode]
             w(f"| {label} | {statistics.median(xs):.2f} ({min(xs):.2f}–{max(xs):.2f}) |")
