@@ -42,7 +42,8 @@
 #   BROKER_MEM_MB (3072) memory limit of every broker (a memory cgroup, scripts/mem-cgroup.sh): page
 #                     cache and heap together, the same for every system, so that each writes into
 #                     recycled pages as a server with full memory does (see mem-cgroup.sh for why);
-#                     0 for no limit. The keep scenario always runs without one.
+#                     0 for no limit. The keep scenario, and a null broker that keeps the bytes it
+#                     is sent (consume, e2e), run without one.
 #   OUT (docs/benchmarks.md), RESULTS (target/bench/<timestamp>)
 #   NO_BUILD=1        use the existing release binaries
 #   RELEASE_DIR       where sluice, sluice-bench and null-broker are (target/release)
@@ -227,7 +228,9 @@ start_broker() { # start_broker <system> <pinned> <durable> <retain-mb> [unlimit
             BROKER_PID=$! ;;
         *) note "unknown system $system"; exit 2 ;;
     esac
-    [[ $unlimited == 1 ]] || in_broker_cgroup "$BROKER_PID"
+    # A null broker that keeps what it is sent holds it as its own heap, not as page cache; inside
+    # the limit it would be killed, so it runs without one (as in the keep scenario).
+    [[ $unlimited == 1 || ($system == null && $retain != 0) ]] || in_broker_cgroup "$BROKER_PID"
     local deadline=$((SECONDS + 120))
     until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do
         if ! kill -0 "$BROKER_PID" 2>/dev/null; then
@@ -677,7 +680,8 @@ w("  throwaway topic (not measured), so that a JVM has compiled its hot paths; e
 w("  A `sync` then writes that data out, so its writeback stays out of the measured window.")
 if mem_limit:
     w(f"- Memory: every broker runs in a memory cgroup limited to {mem_limit} MiB (page cache and heap")
-    w("  together, the same for every system; `scripts/mem-cgroup.sh`), except in the keep scenario. A")
+    w("  together, the same for every system; `scripts/mem-cgroup.sh`). Not limited: the keep scenario,")
+    w("  and the null broker wherever it keeps the bytes it is sent (its heap would not fit). A")
     w("  server that has run a while has its memory full of page cache, and each page a broker writes")
     w("  is one the kernel just reclaimed from older data. This machine has some 20 GB free instead,")
     w("  and as a VM it returns free memory to its host within seconds, so without a limit every new")
