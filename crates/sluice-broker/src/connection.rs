@@ -106,6 +106,13 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
                 if tx.send(reply).await.is_err() {
                     break;
                 }
+                // More requests already read: let the writer send this answer before handling
+                // them. On one worker thread it would otherwise wait for the whole burst (a
+                // producer sends one request per partition back to back), and the producer's
+                // queue frees up only as acks arrive.
+                if !buf.is_empty() {
+                    tokio::task::yield_now().await;
+                }
             }
             Err(DispatchError::Close(why)) => {
                 tracing::info!(%peer, "closing connection: {why}");
