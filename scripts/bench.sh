@@ -355,15 +355,16 @@ for n in 1 60; do
     fi
 done
 if has_scenario durable; then
-    # The null broker has nothing to make durable; it stays out of this one.
+    # The null broker acks at once and stores nothing: here it is the load generator's own ceiling
+    # for this client configuration, since a durable broker cannot be faster than its client.
     # A durable broker can only overlap its fsyncs with the client's next requests if the client
     # has more than one request per partition in flight: with the 4 MiB queue split six ways each
     # partition's whole share rides in one request that waits for its sync, and the disk idles
-    # between them. So this scenario gives every system a 16 MiB queue in 256 KiB batches, and
-    # two producers: with one, the load generator's core tops out near the durable rate (its
-    # acks=all ceiling against a broker that does not sync at all was about 300 MB/s).
-    run_scenario durable 1 1 0 "$REAL" -- produce --message-size 1024 --partitions 6 --acks all \
-        --queue-kbytes 16384 --batch-size 262144 --producers 2 "${TIMED[@]}"
+    # between them. So this scenario gives every system a 16 MiB queue in 256 KiB batches. One
+    # producer: against the null broker two producers on the load generator's one core reached
+    # 257-279 MB/s and one 310-348 (session 9), and durable Sluice 229 against 281 (medians of 3).
+    run_scenario durable 1 1 0 "null $REAL" -- produce --message-size 1024 --partitions 6 --acks all \
+        --queue-kbytes 16384 --batch-size 262144 "${TIMED[@]}"
 fi
 if has_scenario durable-latency; then
     # Ack latency of the durable path itself: at full speed the producer's own queue dominates
@@ -515,7 +516,9 @@ if has_scenario consume; then
     messages=$((CONSUME_MB * 1024))
     # The null broker keeps the whole fill in memory (per partition, with room to spare).
     retain=$((CONSUME_MB / 6 + CONSUME_MB / 12 + 16))
-    run_scenario consume 1 0 "$retain" "$ALL" -- consume --message-size 1024 --partitions 6 --acks 1 \
+    # Tansu stays out of consume and e2e: filling 2 GiB at its ~12 MB/s takes minutes per run, and
+    # issue 4 asks these figures of Sluice against Kafka and the null broker.
+    run_scenario consume 1 0 "$retain" "null $REAL" -- consume --message-size 1024 --partitions 6 --acks 1 \
         --messages "$messages" --drain-timeout 300
 fi
 if has_scenario e2e; then
@@ -524,7 +527,7 @@ if has_scenario e2e; then
     # With E2E_PEAK given the peak is not measured again (e.g. to repeat one rate).
     peak=${E2E_PEAK:-}
     if [[ -z $peak ]]; then
-        run_scenario e2e-peak 1 0 64 "$ALL" -- end-to-end --message-size 1024 --partitions 6 --acks 1 \
+        run_scenario e2e-peak 1 0 64 "null $REAL" -- end-to-end --message-size 1024 --partitions 6 --acks 1 \
             --linger-ms 1 "${TIMED[@]}"
     fi
     if [[ -z $peak ]]; then
@@ -552,7 +555,7 @@ PY
         for pct in ${E2E_RATES:-10 50 80}; do
             rate=$((peak * pct / 100))
             # linger.ms 1 as the OpenMessaging Benchmark's Kafka driver sets it.
-            run_scenario "e2e-$pct" 1 0 64 "$ALL" -- end-to-end --message-size 1024 --partitions 6 --acks 1 \
+            run_scenario "e2e-$pct" 1 0 64 "null $REAL" -- end-to-end --message-size 1024 --partitions 6 --acks 1 \
                 --rate "$rate" --linger-ms 1 "${TIMED[@]}"
         done
     fi
@@ -785,7 +788,8 @@ throughput_table("Produce to 1 partition", "partitions-1")
 throughput_table("Produce to 60 partitions", "partitions-60")
 throughput_table("Durable produce: fsync before ack, acks=all", "durable",
                  "Sluice `--durable` (group commit across partitions) against Kafka with "
-                 "`log.flush.interval.messages=1`. The null broker has nothing to sync and stays out.")
+                 "`log.flush.interval.messages=1`. The null broker acks at once and syncs nothing: its row "
+                 "is the load generator's own ceiling with these settings.")
 def pct(d, key):
     return d.get("percentile", {}).get(key)
 
@@ -857,6 +861,12 @@ if fio_runs:
         w(f"Durable Sluice moves **{s_mb / f_mb:.2f}×** the bytes of the bare fdatasync {fio_mode} loop{vs_over}, "
           f"and its ack p99 at full speed is **{s_p99 / f_p99:.0f}×** the fdatasync p99 ({s_p99:.1f} vs "
           f"{f_p99:.2f} ms): an ack waits for librdkafka's queue and the batch ahead of it, not only for one sync.")
+        n_mb = med(d.get("null", []), "throughput.mb_per_s")
+        if n_mb:
+            w("")
+            w(f"The load generator itself, with the same settings against the null broker (which acks at once "
+              f"and writes nothing), reached {n_mb:.1f} MB/s, **{n_mb / f_mb:.2f}×** the fio append loop: "
+              f"durable Sluice moved {s_mb / n_mb:.2f}× of that ceiling.")
     dl = load("durable-latency").get("sluice", [])
     l_p99 = med(dl, "produce_latency.p99_ms")
     if l_p99 is not None:

@@ -91,7 +91,8 @@ pub fn iter_records(buf: &[u8]) -> impl Iterator<Item = io::Result<RawRecord<'_>
     })
 }
 
-fn parse_record<'a>(buf: &'a [u8], pos: &mut usize) -> io::Result<RawRecord<'a>> {
+/// The record starting at `*pos`; on success `*pos` is the start of the next one.
+pub fn parse_record<'a>(buf: &'a [u8], pos: &mut usize) -> io::Result<RawRecord<'a>> {
     let start = *pos;
     let len = read_varint(buf, pos)?;
     if len < 0 {

@@ -264,3 +264,43 @@ fn tail_reads_match(config: LogConfig) {
         (end - 1, 3)
     );
 }
+
+/// A batch larger than the chunk the CRC and the record walk share: a record that lies about its
+/// offset is still found in a later chunk (INVALID_RECORD once the CRC is right), and a bad CRC
+/// still wins over it (CORRUPT_MESSAGE).
+#[test]
+fn record_checks_cover_every_chunk_of_a_large_batch() {
+    let value = "v".repeat(1000);
+    let recs: Vec<RecSpec> = (0..100)
+        .map(|i| RecSpec::kv(&format!("k{i:02}"), &value).at(NOW))
+        .collect();
+    let good = BatchSpec::new(recs).encode(0);
+    assert!(good.len() > 3 * 32 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    let out = log.append(&mut good.clone(), &opts()).unwrap();
+    assert_eq!((out.base_offset, out.last_offset), (0, 99));
+
+    // Record 90 (in the third chunk) claims offset delta 91.
+    let data = &good[crate::batch::RECORD_BATCH_OVERHEAD..];
+    let start = crate::records::iter_records(data).nth(90).unwrap().unwrap();
+    let at = crate::batch::RECORD_BATCH_OVERHEAD
+        + (start.bytes.as_ptr() as usize - data.as_ptr() as usize);
+    // Length varint (2 bytes for ~1 KiB), attributes, timestamp delta 0, then the offset delta.
+    let delta_pos = at + 2 + 1 + 1;
+    assert_eq!(good[delta_pos], 90 << 1);
+    let mut lying = good.clone();
+    lying[delta_pos] = 91 << 1;
+    let mut wrong_crc = lying.clone();
+    let crc = crate::batch::crc_of(&lying);
+    lying[crate::batch::CRC_POS..crate::batch::CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
+    assert!(matches!(
+        log.append(&mut lying, &opts()),
+        Err(AppendError::InvalidRecord(why)) if why.contains("offset delta 91")
+    ));
+    assert!(matches!(
+        log.append(&mut wrong_crc, &opts()),
+        Err(AppendError::Corrupt(_))
+    ));
+    assert_eq!(log.log_end_offset(), 100);
+}
