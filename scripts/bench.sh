@@ -677,7 +677,7 @@ if quick == "1":
     w("> **Quick mode** (`--quick`): one short run per system, a smoke check of the pipeline. These")
     w("> figures are not worth quoting.")
     w("")
-w(f"- Reproduce: `{command.strip()}` (about 50 minutes with the defaults; `--quick` takes a few).")
+w(f"- Reproduce: `{command.strip()}` (about an hour with the defaults: this run took 55 minutes without the keep scenario; `--quick` takes a few).")
 w(f"- Run {now} at commit `{commit}` on {os.cpu_count()} vCPU ({cpu}), Linux {platform.release()}.")
 w(f"- {runs} run(s) per system and scenario, systems alternated (null, Sluice, Kafka, null, …), each run on a")
 w(f"  freshly started broker with an empty data directory; {duration} s measured after a {warmup} s warmup.")
