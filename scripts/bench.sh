@@ -18,6 +18,7 @@
 #   RUNS (3)          runs per system and scenario
 #   DURATION (8)      measured seconds per run;  WARMUP (3) seconds before that, not measured
 #   SYSTEMS           "null sluice kafka", plus "tansu" when $TANSU (.cache/tansu-full/bin/tansu) exists
+#                     (Tansu runs in the produce scenarios only; durable has null, Sluice and Kafka)
 #   SCENARIOS         "headline headline-unpinned small large partitions-1 partitions-60 durable fio
 #                     durable-latency peers consume e2e profile pagecache keep"
 #                     fio: fdatasync baseline at durable Sluice's flush size and parallelism (needs fio
@@ -677,7 +678,7 @@ if quick == "1":
     w("> **Quick mode** (`--quick`): one short run per system, a smoke check of the pipeline. These")
     w("> figures are not worth quoting.")
     w("")
-w(f"- Reproduce: `{command.strip()}` (about an hour with the defaults: this run took 55 minutes without the keep scenario; `--quick` takes a few).")
+w(f"- Reproduce: `{command.strip()}` (about an hour with the defaults; `--quick` takes a few).")
 w(f"- Run {now} at commit `{commit}` on {os.cpu_count()} vCPU ({cpu}), Linux {platform.release()}.")
 w(f"- {runs} run(s) per system and scenario, systems alternated (null, Sluice, Kafka, null, …), each run on a")
 w(f"  freshly started broker with an empty data directory; {duration} s measured after a {warmup} s warmup.")
