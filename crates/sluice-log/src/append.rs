@@ -194,33 +194,23 @@ impl PartitionLog {
                     before_max_ms: self.config.message_timestamp_before_max_ms,
                     after_max_ms: self.config.message_timestamp_after_max_ms,
                 });
-            let checks = RecordChecks::new(&h, self.config.cleanup_policy_compact, window);
+            let checks = || RecordChecks::new(&h, self.config.cleanup_policy_compact, window);
             // Uncompressed records are walked in the same pass as the CRC; the outcome of the
-            // walk is reported only after the CRC and the header checks, as before.
-            let walked = if h.is_control() {
-                h.verify_crc(batch)
-                    .map_err(|e| AppendError::Corrupt(e.to_string()))?;
-                None
-            } else if h.compression() == 0 {
-                let (crc, walked) = crc_and_walk(batch, checks);
-                if crc != h.crc {
-                    return Err(AppendError::Corrupt(
-                        batch::BatchError::CrcMismatch {
-                            stored: h.crc,
-                            computed: crc,
-                        }
-                        .to_string(),
-                    ));
-                }
-                Some(walked)
+            // walk is reported only after the CRC and the header checks, as for compressed
+            // batches, which are decompressed only once those have passed.
+            let (computed, walked) = if !h.is_control() && h.compression() == 0 {
+                let (crc, walked) = crc_and_walk(batch, checks());
+                (crc, Some(walked))
             } else {
-                h.verify_crc(batch)
-                    .map_err(|e| AppendError::Corrupt(e.to_string()))?;
-                Some(validate_compressed_records(&h, batch, checks))
+                (batch::crc_of(batch), None)
             };
+            h.check_crc(computed)
+                .map_err(|e| AppendError::Corrupt(e.to_string()))?;
             self.validate_semantics(&h, opts)?;
-            if let Some(walked) = walked {
-                walked?;
+            match walked {
+                Some(walked) => walked?,
+                None if !h.is_control() => validate_compressed_records(&h, batch, checks())?,
+                None => {}
             }
             out.push((h, pos..pos + size));
             pos += size;

@@ -209,7 +209,11 @@ impl BatchHeader {
         if batch.len() != self.total_size() {
             return Err(BatchError::InvalidLength(self.batch_length));
         }
-        let computed = crc_of(batch);
+        self.check_crc(crc_of(batch))
+    }
+
+    /// Compares a CRC computed elsewhere (over bytes 21.., as `crc_of`) with the stored one.
+    pub fn check_crc(&self, computed: u32) -> Result<(), BatchError> {
         if computed != self.crc {
             return Err(BatchError::CrcMismatch {
                 stored: self.crc,
