@@ -335,12 +335,17 @@ run_scenario() {
                     -o "$base.fdatasyncs" -- sleep "$DURATION" > /dev/null 2>&1) &
                 counter=$!
             fi
+            # Host steal (time the hypervisor ran something else on our vCPUs), in USER_HZ ticks,
+            # over the whole run: a stalled run shows here when the cause was outside the guest.
+            local steal_before
+            steal_before=$(awk '/^cpu / {print $9}' /proc/stat)
             if ! timeout $((DURATION * 10 + 600)) "${client[@]}" "$RELEASE/sluice-bench" "$@" \
                     --bootstrap "127.0.0.1:$PORT" --broker-pid "$BROKER_PID" --json "$base.json" \
                     > "$base.txt" 2>&1; then
                 note "$name: $system run $run FAILED"; tail -n 20 "$base.txt" >&2
                 FAILURES=$((FAILURES + 1))
             fi
+            echo $(($(awk '/^cpu / {print $9}' /proc/stat) - steal_before)) > "$base.steal-ticks"
             [[ -n $counter ]] && wait "$counter"
             cp "$BROKER_DIR/log" "$base.broker.log" 2>/dev/null || true
             stop_broker
@@ -1173,6 +1178,18 @@ if spreads:
     typical = statistics.median(x[2] for x in spreads)
     w(f"In this run the throughput spread (max−min)/median was {typical:.0f} % typically and "
       f"{worst[2]:.0f} % at worst ({NAMES[worst[1]]}, {worst[0]}).")
+# Host steal per run (bench.sh reads /proc/stat around each load-generator run; 100 ticks a second).
+steals = []
+for p in sorted(results.glob("*/*.steal-ticks")):
+    try:
+        steals.append((int(p.read_text().strip()) / 100, p.parent.name, p.name.split(".")[0]))
+    except ValueError:
+        pass
+if steals:
+    most = max(steals)
+    w(f"Host steal (time the hypervisor gave these vCPUs to other guests, from `/proc/stat`) over each "
+      f"run: median {statistics.median(x[0] for x in steals):.2f} s, most {most[0]:.2f} s "
+      f"({most[1]}, {most[2]}), {sum(x[0] for x in steals):.1f} s over all {len(steals)} runs.")
 w("")
 sym = results / "profile" / "symbols.txt"
 if sym.exists():
