@@ -24,8 +24,7 @@
 #                     fio: fdatasync baseline at durable Sluice's flush size and parallelism (needs fio
 #                     and the durable scenario's results), appending as a log does and, as a second
 #                     view, overwriting a laid-out file (fio's default); durable-latency: durable produce at a fixed
-#                     rate, half durable Sluice's peak (DURABLE_RATE msgs/s overrides), with linger.ms 5
-#                     and again with 0 (durable-latency-linger0), its ack p99 set
+#                     rate, half durable Sluice's peak (DURABLE_RATE msgs/s overrides), its ack p99 set
 #                     against fio's fdatasync p99; peers: Redis Streams (appendfsync always and
 #                     everysec, redis-benchmark XADD), NATS JetStream (`nats bench`, .cache/bin/nats)
 #                     and Tansu (.cache/tansu-full/bin/tansu) when installed; pagecache: the kernel
@@ -411,12 +410,6 @@ PY
     else
         run_scenario durable-latency 1 1 0 "$REAL" -- produce --message-size 1024 --partitions 6 --acks all \
             --queue-kbytes 16384 --batch-size 262144 --rate "$rate" "${TIMED[@]}"
-        # The same rate with linger.ms 0: with 5 a message waits up to 5 ms (6 with librdkafka's
-        # whole-millisecond poll timeout) in the client before its batch leaves, which the ack
-        # latency counts but no sync causes. Sluice's group commit lets the requests that arrive
-        # while a partition's sync runs share the next one.
-        run_scenario durable-latency-linger0 1 1 0 "$REAL" -- produce --message-size 1024 --partitions 6 \
-            --acks all --queue-kbytes 16384 --batch-size 262144 --rate "$rate" --linger-ms 0 "${TIMED[@]}"
     fi
 fi
 if has_scenario fio; then
@@ -849,7 +842,7 @@ def pct(d, key):
 # (fio's default, a second view). Results of older runs (run-N.json) were overwrites.
 fio_modes = {"append": [], "overwrite": []}
 # Set by the fio section when there are fio and durable results; the targets table reads them.
-s_mb = f_mb = f_p99 = l_p99 = l0_p99 = None
+s_mb = f_mb = f_p99 = l_p99 = None
 for f in sorted((results / "fio").glob("*-*.json")):
     mode = f.stem.rsplit("-", 1)[0]
     mode = "overwrite" if mode == "run" else mode
@@ -921,8 +914,6 @@ if fio_runs:
               f"durable Sluice moved {s_mb / n_mb:.2f}× of that ceiling.")
     dl = load("durable-latency").get("sluice", [])
     l_p99 = med(dl, "produce_latency.p99_ms")
-    dl0 = load("durable-latency-linger0").get("sluice", [])
-    l0_p99 = med(dl0, "produce_latency.p99_ms")
     if l_p99 is not None:
         rate = med(dl, "settings.rate")
         w("")
@@ -931,12 +922,6 @@ if fio_runs:
           f"dominates: durable Sluice's ack p50 {fmt(stat(dl, 'produce_latency.p50_ms'), 2)} ms, "
           f"p99 {fmt(stat(dl, 'produce_latency.p99_ms'), 2)} ms against the fdatasync p99 of {f_p99:.2f} ms "
           f"(fio {fio_mode}).")
-        if l0_p99 is not None:
-            w(f"With linger.ms 0 at the same rate, so that no message waits in the client for its batch "
-              f"to fill: ack p50 {fmt(stat(dl0, 'produce_latency.p50_ms'), 2)} ms, "
-              f"p99 {fmt(stat(dl0, 'produce_latency.p99_ms'), 2)} ms, "
-              f"broker CPU {fmt(stat(dl0, 'broker.cpu_seconds_per_gb'), 2)} s/GB "
-              f"(linger.ms 5: {fmt(stat(dl, 'broker.cpu_seconds_per_gb'), 2)}).")
     if s_mb or l_p99 is not None:
         w("")
         w("| issue 4 durable target | met | measured |")
@@ -944,10 +929,9 @@ if fio_runs:
         if s_mb:
             w(f"| throughput ≥ 80 % of fio ({fio_mode}) at the same flush size and parallelism | "
               f"{'yes' if s_mb >= 0.8 * f_mb else 'no'} | {s_mb / f_mb:.2f}× |")
-        for label, p99 in (("linger.ms 5", l_p99), ("linger.ms 0", l0_p99)):
-            if p99 is not None:
-                w(f"| ack p99 (fixed rate, {label}) within 2 ms of fdatasync p99 | "
-                  f"{'yes' if p99 <= f_p99 + 2 else 'no'} | {p99:.2f} vs {f_p99:.2f} ms ({p99 - f_p99:+.2f} ms) |")
+        if l_p99 is not None:
+            w(f"| ack p99 (fixed rate) within 2 ms of fdatasync p99 | "
+              f"{'yes' if l_p99 <= f_p99 + 2 else 'no'} | {l_p99:.2f} vs {f_p99:.2f} ms ({l_p99 - f_p99:+.2f} ms) |")
     w("")
 
 peer_rows = {}
@@ -1130,10 +1114,9 @@ for scenario, label in (("e2e-50", "linger.ms 1"), ("e2e-50-linger0", "linger.ms
     check(f"E2E at 50 %, {label}: p99 ≤ ⅓ of Kafka's", p99 <= kp99 / 3 if p99 and kp99 else None, ratio(p99, kp99))
 if s_mb and f_mb:
     check(f"Durable ≥ 80 % of fio fdatasync ({fio_mode}, same flush size, 6 jobs)", s_mb >= 0.8 * f_mb, ratio(s_mb, f_mb))
-for label, p99 in (("linger.ms 5", l_p99), ("linger.ms 0", l0_p99)):
-    if f_p99 is not None and p99 is not None:
-        check(f"Durable ack p99 (fixed rate, {label}) ≤ fdatasync p99 ({fio_mode}) + 2 ms", p99 <= f_p99 + 2,
-              f"{p99:.2f} vs {f_p99:.2f} ms")
+if f_p99 is not None and l_p99 is not None:
+    check(f"Durable ack p99 (fixed rate) ≤ fdatasync p99 ({fio_mode}) + 2 ms", l_p99 <= f_p99 + 2,
+          f"{l_p99:.2f} vs {f_p99:.2f} ms")
 flame_svg = pathlib.Path(out).parent / "bench" / "flamegraph-headline.svg"
 check("Flame graph or profile of the headline run, top three costs named",
       flame_svg.exists() or (results / "profile" / "symbols.txt").exists(),
