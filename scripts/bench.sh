@@ -620,6 +620,8 @@ if has_scenario profile && has_system sluice; then
         # process over the measured part of one run.
         note "profile: sluice headline under perf"
         mkdir -p "$RESULTS/profile"
+        # Into the full cgroup, as the headline runs it profiles.
+        fill_broker_cgroup
         if start_broker sluice 1 0 0 && warm_up "$RESULTS/profile/run" taskset -c "$CLIENT_CPU"; then
             taskset -c "$CLIENT_CPU" "$RELEASE/sluice-bench" produce --message-size 1024 --partitions 6 \
                 --acks 1 --duration "$DURATION" --warmup "$WARMUP" --bootstrap "127.0.0.1:$PORT" \
