@@ -207,6 +207,12 @@ if [[ -n $BROKER_CGROUP && ${BROKER_BALLAST:-1} == 1 ]]; then
     BALLAST=$(mktemp "${TMPDIR:-/tmp}/sluice-bench-ballast.XXXXXX")
     truncate -s "$((BROKER_MEM_MB - 64))M" "$BALLAST"
 fi
+# in_broker_cgroup_run <cmd...>: runs the command inside the brokers' memory cgroup, so that the
+# page cache it touches is charged there.
+in_broker_cgroup_run() {
+    # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
+    sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$BROKER_CGROUP" "$@"
+}
 # empty_ballast: drop the ballast's pages from the cache (and so from the cgroup).
 empty_ballast() {
     [[ -z $BALLAST ]] || dd if="$BALLAST" iflag=nocache count=0 status=none
@@ -217,8 +223,7 @@ fill_broker_cgroup() {
     # list, and with the ballast there reclaim would take the broker's newest pages first. Read
     # once, the ballast is the oldest inactive data, as a server's long-unread segments are.
     empty_ballast
-    # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
-    sh -c 'echo $$ > "$1/cgroup.procs" && exec cat "$2"' sh "$BROKER_CGROUP" "$BALLAST" > /dev/null
+    in_broker_cgroup_run cat "$BALLAST" > /dev/null
 }
 
 # in_broker_cgroup <pid>: into the brokers' memory cgroup (when there is one) at once, before
@@ -496,8 +501,7 @@ if has_scenario pagecache; then
             dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-pages.XXXXXX")
             note "pagecache: run $run/$RUNS, full"
             fill_broker_cgroup
-            # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
-            { TIMEFORMAT=%S; time sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$BROKER_CGROUP" \
+            { TIMEFORMAT=%S; time in_broker_cgroup_run \
                 taskset -c "$BROKER_CPU" dd if=/dev/zero of="$dir/f" bs=1M count=2048 status=none; } \
                 2> "$RESULTS/pagecache/full-$run.sys"
             rm -rf "$dir"
@@ -1057,14 +1061,15 @@ if peak_file.exists():
             "ack p99 ms", "broker CPU s/GB"]
     w("| " + " | ".join(cols) + " |")
     w("|" + "---|" * len(cols))
-    for pct, scenario in ((10, "e2e-10"), (50, "e2e-50"), (80, "e2e-80"), ("50 % linger.ms 0", "e2e-50-linger0")):
+    for rate, scenario in (("10 %", "e2e-10"), ("50 %", "e2e-50"), ("80 %", "e2e-80"),
+                           ("50 % linger.ms 0", "e2e-50-linger0")):
         by = load(scenario)
         for s in SYSTEMS:
             rs = by.get(s)
             if not rs:
                 continue
             kept = all(get(r, "rate.kept") for r in rs)
-            row = [f"{pct} %" if isinstance(pct, int) else pct, NAMES[s], fmt(stat(rs, "throughput.msgs_per_s"), 0) + ("" if kept else " †"),
+            row = [rate, NAMES[s], fmt(stat(rs, "throughput.msgs_per_s"), 0) + ("" if kept else " †"),
                    fmt(stat(rs, "e2e_latency.p50_ms"), 2), fmt(stat(rs, "e2e_latency.p99_ms"), 2),
                    fmt(stat(rs, "e2e_latency.p999_ms"), 2), fmt(stat(rs, "e2e_latency.max_ms"), 2),
                    fmt(stat(rs, "produce_latency.p99_ms"), 2), fmt(stat(rs, "broker.cpu_seconds_per_gb"), 1)]
