@@ -201,6 +201,7 @@ impl BrokerConfig {
                 .or("log.message.timestamp.after.max.ms", 3_600_000i64)?,
             file_delete_delay_ms: r.or("log.segment.delete.delay.ms", 60_000i64)?,
             preallocate: r.or("log.preallocate", false)?,
+            writeback_bytes: r.or("sluice.writeback.bytes", 1u64 << 20)?,
         };
         if durable {
             log.flush_messages = 1;
@@ -230,5 +231,21 @@ impl BrokerConfig {
             log_defaults: log,
             raw: raw.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writeback_bytes_defaults_to_a_mebibyte_and_zero_turns_it_off() {
+        assert_eq!(
+            BrokerConfig::default().log_defaults.writeback_bytes,
+            1 << 20
+        );
+        let off = BTreeMap::from([("sluice.writeback.bytes".to_string(), "0".to_string())]);
+        let config = BrokerConfig::from_settings(&off).expect("valid");
+        assert_eq!(config.log_defaults.writeback_bytes, 0);
     }
 }

@@ -129,8 +129,13 @@ impl Partition {
         let (outcome, written) = {
             let mut log = self.log.lock();
             let outcome = log.append_records(records, opts)?;
-            let written = if durable && !outcome.duplicate {
-                log.take_writeback(sluice_log::flush::WRITEBACK_MIN)
+            let writeback_min = if durable {
+                sluice_log::flush::WRITEBACK_MIN
+            } else {
+                log.config().writeback_bytes
+            };
+            let written = if writeback_min > 0 && !outcome.duplicate {
+                log.take_writeback(writeback_min)
             } else {
                 None
             };
@@ -138,6 +143,8 @@ impl Partition {
         };
         // Durable mode: the group commit's fdatasync will wait for these bytes; starting their
         // writeback now lets the disk work while the partition's current sync still runs.
+        // Otherwise: writeback as a steady trickle instead of the kernel's bursts (see
+        // `LogConfig::writeback_bytes`).
         if let Some((file, offset, len)) = written {
             sluice_log::flush::start_writeback(&file, offset, len);
         }
@@ -157,5 +164,79 @@ impl Partition {
 
     pub fn log_end_offset(&self) -> i64 {
         self.log.lock().log_end_offset()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::indexmap::IndexMap;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    /// One batch of one record with a value of `len` bytes.
+    fn batch(len: usize) -> bytes::BytesMut {
+        let record = Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: crate::background::now_ms(),
+            key: None,
+            value: Some(bytes::Bytes::from(vec![7u8; len])),
+            headers: IndexMap::new(),
+        };
+        let mut buf = bytes::BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        };
+        RecordBatchEncoder::encode(&mut buf, [&record], &options).expect("encode");
+        buf
+    }
+
+    /// Appends 200 KiB in 10 KiB batches to a fresh partition whose `writeback_bytes` is given,
+    /// then returns what is still waiting for writeback as `(offset, len)`, and the log's size.
+    fn left_for_writeback(writeback_bytes: u64) -> ((u64, u64), u64) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = sluice_log::LogConfig {
+            writeback_bytes,
+            ..Default::default()
+        };
+        let log = PartitionLog::open(dir.path(), config).expect("open");
+        let p = Partition::new(Arc::from("t"), Uuid::nil(), 0, log);
+        let opts = AppendOptions {
+            leader_epoch: 0,
+            now_ms: crate::background::now_ms(),
+            origin_client: true,
+        };
+        for _ in 0..20 {
+            p.append(&mut batch(10 << 10), &opts, false)
+                .expect("append");
+        }
+        p.with_log(|log| {
+            let (_, offset, len) = log.take_writeback(1).expect("something appended");
+            ((offset, len), log.size_bytes())
+        })
+    }
+
+    #[test]
+    fn non_durable_appends_start_writeback_every_writeback_bytes() {
+        let ((offset, len), size) = left_for_writeback(64 << 10);
+        assert!(offset >= 2 * (64 << 10), "started up to {offset} of {size}");
+        assert!(len < 64 << 10, "{len} bytes left waiting");
+        assert_eq!(offset + len, size, "every byte handed over once");
+    }
+
+    #[test]
+    fn zero_writeback_bytes_leaves_writeback_to_the_os() {
+        let ((offset, len), size) = left_for_writeback(0);
+        assert_eq!((offset, len), (0, size));
     }
 }

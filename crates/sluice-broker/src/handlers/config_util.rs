@@ -400,6 +400,7 @@ static BROKER_SETTINGS: &[BrokerSetting] = &[
     setting!("node.id", Int, Some("0"), false, "This node's id."),
     setting!("num.partitions", Int, Some("1"), false, "Partitions of automatically created topics."),
     setting!("sluice.durable", Boolean, Some("false"), false, "Acknowledge writes only once fsynced (Sluice)."),
+    setting!("sluice.writeback.bytes", Long, Some("1048576"), false, "Bytes appended to a partition before its writeback to disk is started; 0 leaves it to the OS (Sluice)."),
     setting!("socket.request.max.bytes", Int, Some("104857600"), false, "Largest request the broker accepts."),
     setting!("unclean.leader.election.enable", Boolean, Some("false"), true, "Allow out-of-sync replicas to become leader."),
 ];
