@@ -26,7 +26,8 @@
 #                     view, overwriting a laid-out file (fio's default); durable-latency: durable produce at a fixed
 #                     rate, half durable Sluice's peak (DURABLE_RATE msgs/s overrides), its ack p99 set
 #                     against fio's fdatasync p99; peers: Redis Streams (appendfsync always and
-#                     everysec, redis-benchmark XADD), NATS JetStream (`nats bench`, .cache/bin/nats)
+#                     everysec, redis-benchmark XADD), NATS JetStream (`nats bench js pub`, .cache/bin/nats:
+#                     `GOBIN=$PWD/.cache/bin go install github.com/nats-io/natscli/nats@v0.2.4`)
 #                     and Tansu (.cache/tansu-full/bin/tansu) when installed; pagecache: the kernel
 #                     time of writing 2 GiB into fresh page-cache pages and into pages already cached;
 #                     keep: the headline against a null broker that keeps every byte in memory, beside
@@ -540,8 +541,10 @@ run_peer() {
             local pid=$! deadline=$((SECONDS + 30))
             in_broker_cgroup "$pid"
             until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || ((SECONDS > deadline)); do sleep 0.1; done
-            taskset -c "$CLIENT_CPU" "$NATS" bench sluice.bench --js --purge --pub 6 --size 1024 \
-                --msgs $((DURATION * 15000)) --no-progress --server "nats://127.0.0.1:$port" \
+            # natscli 0.2+ syntax (`bench js pub`); older releases took `bench SUBJECT --js --pub N`.
+            taskset -c "$CLIENT_CPU" "$NATS" bench js pub sluice.bench --create --purge --storage file \
+                --clients 6 --batch 100 --size 1024 --msgs $((DURATION * 15000)) --no-progress \
+                --server "nats://127.0.0.1:$port" \
                 > "$out.txt" 2>&1 || FAILURES=$((FAILURES + 1))
             kill "$pid"; wait "$pid" 2> /dev/null || true ;;
     esac
@@ -993,7 +996,7 @@ if peer_rows:
       "commands pipelined per connection).")
     w("- **NATS 2.9 JetStream** (Debian `nats-server -js`), file storage, one replica. JetStream acknowledges a "
       "publish once the stream has stored it in its file store, without an fsync per message (2.9 has no "
-      "`sync_always`), so it sits between Sluice's default and `--durable`. Load: `nats bench --js --pub 6 --size 1024` "
+      "`sync_always`), so it sits between Sluice's default and `--durable`. Load: `nats bench js pub --clients 6 --batch 100 --size 1024` "
       "(natscli, async publishes in batches of 100); natscli reports throughput only.")
     w("")
     w("| system | MB/s | msgs/s (k) | p50 ms | p99 ms | load avg (1 min) per run |")
