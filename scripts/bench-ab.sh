@@ -18,6 +18,9 @@
 #   OUT         where the JSON results go (target/bench/ab-<time>)
 #   MEM_MB      memory limit of each Sluice broker, as bench.sh's BROKER_MEM_MB (default 3072; 0 for
 #               none); the null broker, which keeps what it is sent, runs without one
+#   BALLAST=1   before each Sluice broker starts, fill its memory cgroup with clean page cache (a
+#               sparse file read from inside it, dropped first), as bench.sh's BROKER_BALLAST does:
+#               the broker then writes into a full cgroup, a long-running server's steady state
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:?usage: scripts/bench-ab.sh RUNS NAME=BINARY ...}
@@ -32,6 +35,18 @@ if ((${MEM_MB:-3072} > 0)); then
     CGROUP=$(scripts/mem-cgroup.sh sluice-bench-broker "${MEM_MB:-3072}") \
         || echo "bench-ab.sh: running the brokers without a memory limit" >&2
 fi
+
+BALLAST_FILE=""
+if [[ -n $CGROUP && ${BALLAST:-} == 1 ]]; then
+    BALLAST_FILE=$(mktemp "${TMPDIR:-/tmp}/sluice-ab-ballast.XXXXXX")
+    truncate -s "$((${MEM_MB:-3072} - 64))M" "$BALLAST_FILE"
+    trap 'rm -f "$BALLAST_FILE"' EXIT
+fi
+fill_cgroup() {
+    [[ -n $BALLAST_FILE ]] || return 0
+    dd if="$BALLAST_FILE" iflag=nocache count=0 status=none
+    sh -c 'echo $$ > "$1/cgroup.procs" && exec cat "$2"' sh "$CGROUP" "$BALLAST_FILE" > /dev/null
+}
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -49,6 +64,7 @@ for run in $(seq 1 "$RUNS"); do
         name=${spec%%=*} bin=${spec#*=}
         dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-ab.XXXXXX")
         port=$(free_port)
+        [[ $name == null* ]] || fill_cgroup
         if [[ $name == null* ]]; then
             taskset -c 1 "$bin" --listen "127.0.0.1:$port" --retain-mb 4096 > "$dir/log" 2>&1 &
         else
@@ -85,7 +101,8 @@ except (OSError, ValueError):
 t, b = d["throughput"], d["broker"]
 lat = d.get("e2e_latency") or d.get("produce_latency") or {}
 print(f"{sys.argv[2]:10s} {t['mb_per_s']:8.1f} MB/s  broker {b['cpu_seconds_per_gb']:.3f} s/GB "
-      f"({b['cores_busy']:.2f} cores)  p50 {lat.get('p50_ms', 0):.2f}  p99 {lat.get('p99_ms', 0):.2f} ms")
+      f"({b['cores_busy']:.2f} cores)  p50 {lat.get('p50_ms', 0):.2f}  p99 {lat.get('p99_ms', 0):.2f}  "
+      f"p99.9 {lat.get('p999_ms', 0):.2f}  max {lat.get('max_ms', 0):.2f} ms")
 PY
     done
 done
