@@ -26,8 +26,10 @@ pub async fn flush_loop(broker: Arc<Broker>) {
             _ = broker.shutdown.cancelled() => return,
         }
         let now = now_ms();
+        let mut live = std::collections::HashSet::with_capacity(segments_seen.len());
         for topic in broker.topics.list() {
             for p in &topic.partitions {
+                live.insert((topic.id, p.index));
                 let seen = segments_seen.entry((topic.id, p.index));
                 let due = p.with_log(|log| {
                     let c = log.config();
@@ -43,6 +45,9 @@ pub async fn flush_loop(broker: Arc<Broker>) {
                 }
             }
         }
+        // Forget deleted partitions, so a broker that creates and deletes topics all day does
+        // not keep an entry for each one.
+        segments_seen.retain(|key, _| live.contains(key));
     }
 }
 
