@@ -18,9 +18,9 @@
 #   OUT         where the JSON results go (target/bench/ab-<time>)
 #   MEM_MB      memory limit of each Sluice broker, as bench.sh's BROKER_MEM_MB (default 3072; 0 for
 #               none); the null broker, which keeps what it is sent, runs without one
-#   BALLAST=1   before each Sluice broker starts, fill its memory cgroup with clean page cache (a
-#               sparse file read from inside it, dropped first), as bench.sh's BROKER_BALLAST does:
-#               the broker then writes into a full cgroup, a long-running server's steady state
+#   BALLAST=1   before each Sluice broker starts, fill its memory cgroup with clean page cache
+#               (scripts/fill-cgroup.sh), as bench.sh's BROKER_BALLAST does: the broker then writes
+#               into a full cgroup, a long-running server's steady state
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:?usage: scripts/bench-ab.sh RUNS NAME=BINARY ...}
@@ -42,11 +42,6 @@ if [[ -n $CGROUP && ${BALLAST:-} == 1 ]]; then
     truncate -s "$((${MEM_MB:-3072} - 64))M" "$BALLAST_FILE"
     trap 'rm -f "$BALLAST_FILE"' EXIT
 fi
-fill_cgroup() {
-    [[ -n $BALLAST_FILE ]] || return 0
-    dd if="$BALLAST_FILE" iflag=nocache count=0 status=none
-    sh -c 'echo $$ > "$1/cgroup.procs" && exec cat "$2"' sh "$CGROUP" "$BALLAST_FILE" > /dev/null
-}
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -64,10 +59,10 @@ for run in $(seq 1 "$RUNS"); do
         name=${spec%%=*} bin=${spec#*=}
         dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-ab.XXXXXX")
         port=$(free_port)
-        [[ $name == null* ]] || fill_cgroup
         if [[ $name == null* ]]; then
             taskset -c 1 "$bin" --listen "127.0.0.1:$port" --retain-mb 4096 > "$dir/log" 2>&1 &
         else
+            [[ -z $BALLAST_FILE ]] || scripts/fill-cgroup.sh "$CGROUP" "$BALLAST_FILE"
             # shellcheck disable=SC2086 # SERVE_ARGS is a list of words
             taskset -c 1 "$bin" serve --data-dir "$dir/data" --listeners "PLAINTEXT://127.0.0.1:$port" \
                 --advertised-listeners "PLAINTEXT://127.0.0.1:$port" --set http.listeners= \

@@ -219,12 +219,7 @@ empty_ballast() {
     [[ -z $BALLAST ]] || dd if="$BALLAST" iflag=nocache count=0 status=none
 }
 fill_broker_cgroup() {
-    [[ -n $BALLAST ]] || return 0
-    # First drop what the last fill left cached: a page read a second time goes to the active
-    # list, and with the ballast there reclaim would take the broker's newest pages first. Read
-    # once, the ballast is the oldest inactive data, as a server's long-unread segments are.
-    empty_ballast
-    in_broker_cgroup_run cat "$BALLAST" > /dev/null
+    [[ -z $BALLAST ]] || scripts/fill-cgroup.sh "$BROKER_CGROUP" "$BALLAST"
 }
 
 # in_broker_cgroup <pid>: into the brokers' memory cgroup (when there is one) at once, before
