@@ -616,7 +616,7 @@ PY
         done
         # 50 % again with linger.ms 0. librdkafka waits out its linger timer in poll(), whose
         # timeout is whole milliseconds rounded up (rd_timeout_ms), so linger.ms 1 holds a batch's
-        # first message 1-2 ms in the client: the null broker's own p50 is above 1 ms with it.
+        # first message 1-2 ms in the client: the null broker's own p50 is close to 1 ms with it.
         # With 0 the client sends what has queued whenever its I/O thread comes round.
         run_scenario "e2e-50-linger0" 1 0 64 "null $REAL" -- end-to-end --message-size 1024 --partitions 6 \
             --acks 1 --rate "$((peak * 50 / 100))" --linger-ms 0 "${TIMED[@]}"
@@ -1056,7 +1056,8 @@ if peak_file.exists():
     w("arrival at the consumer; linger.ms 1. A rate marked † was not kept (achieved < 95 % of target).")
     w("The last rows repeat 50 % with linger.ms 0: librdkafka waits for its linger timer in `poll()`,")
     w("whose timeout it rounds up to whole milliseconds, so linger.ms 1 holds the first message of each")
-    w("batch 1–2 ms in the client, and the null broker's own p50 is above 1 ms with it. With linger.ms 0")
+    w("batch 1–2 ms in the client, and the null broker's own p50 is close to 1 ms with it (0.96–1.07 ms")
+    w("in the runs of 2026-11-27). With linger.ms 0")
     w("the client sends whatever has queued each time its I/O thread comes round, and batches still form")
     w("while a request is in flight. The Java client's linger timer is exact, which is why the")
     w("OpenMessaging Benchmark can use 1 there.")
@@ -1110,7 +1111,8 @@ if by:
 # Issue 4's targets, checked against these medians.
 checks = []
 def check(what, ok, detail):
-    checks.append((what, "yes" if ok else ("no" if ok is False else "–"), detail))
+    mark = ok if ok == "n/a" else ("yes" if ok else ("no" if ok is False else "–"))
+    checks.append((what, mark, detail))
 h = load("headline")
 sl, nl, kf = (med(h.get(s, []), "throughput.mb_per_s") for s in ("sluice", "null", "kafka"))
 check("Headline ≥ 70 % of the null broker", sl / nl >= 0.7 if sl and nl else None, ratio(sl, nl))
@@ -1139,11 +1141,20 @@ for scenario, label in (("e2e-50", "linger.ms 1"), ("e2e-50-linger0", "linger.ms
         continue
     p50, p99, p999 = (med(e.get("sluice", []), f"e2e_latency.{k}") for k in ("p50_ms", "p99_ms", "p999_ms"))
     kp99 = med(e.get("kafka", []), "e2e_latency.p99_ms")
-    np50 = med(e.get("null", []), "e2e_latency.p50_ms")
-    floor = f" (null broker {np50:.2f})" if np50 else ""
-    check(f"E2E at 50 %, {label}: p50 ≤ 1 ms", p50 <= 1 if p50 else None, f"{p50:.2f} ms{floor}" if p50 else "–")
-    check(f"E2E at 50 %, {label}: p99 ≤ 5 ms", p99 <= 5 if p99 else None, f"{p99:.2f} ms" if p99 else "–")
-    check(f"E2E at 50 %, {label}: p99.9 ≤ 20 ms", p999 <= 20 if p999 else None, f"{p999:.2f} ms" if p999 else "–")
+    np50, np99, np999 = (med(e.get("null", []), f"e2e_latency.{k}") for k in ("p50_ms", "p99_ms", "p999_ms"))
+    # A latency the null broker (no work at all) cannot reach either is the client's floor, not
+    # the broker's: such a line cannot be decided on this machine (see the end-to-end section).
+    def latency(what, value, limit, null_value):
+        if not value:
+            check(what, None, "–")
+        elif null_value and null_value > limit:
+            check(what, "n/a", f"{value:.2f} ms; null broker {null_value:.2f}: the client's floor is above the target")
+        else:
+            floor = f" (null broker {null_value:.2f})" if null_value else ""
+            check(what, value <= limit, f"{value:.2f} ms{floor}")
+    latency(f"E2E at 50 %, {label}: p50 ≤ 1 ms", p50, 1, np50)
+    latency(f"E2E at 50 %, {label}: p99 ≤ 5 ms", p99, 5, np99)
+    latency(f"E2E at 50 %, {label}: p99.9 ≤ 20 ms", p999, 20, np999)
     check(f"E2E at 50 %, {label}: p99 ≤ ⅓ of Kafka's", p99 <= kp99 / 3 if p99 and kp99 else None, ratio(p99, kp99))
 if s_mb and f_mb:
     check(f"Durable ≥ 80 % of fio fdatasync ({fio_mode}, same flush size, 6 jobs)", s_mb >= 0.8 * f_mb, ratio(s_mb, f_mb))
@@ -1161,6 +1172,12 @@ w("|---|---|---|")
 for what, ok, detail in checks:
     w(f"| {what} | {ok} | {detail} |")
 w("")
+if any(ok == "n/a" for _, ok, _ in checks):
+    w("n/a: the null broker, which acknowledges at once and does no work, missed that target itself at")
+    w("that setting, so the load generator and the shared cores, not the broker, set the figure and this")
+    w("machine cannot show whether a broker meets it. The same targets are checked at linger.ms 0 too,")
+    w("where the null broker's figures are below them.")
+    w("")
 
 # The page-cache floor under broker CPU per GB produced (the pagecache scenario).
 def page_cache_costs():
