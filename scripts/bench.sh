@@ -1056,8 +1056,9 @@ if peak_file.exists():
     w("arrival at the consumer; linger.ms 1. A rate marked † was not kept (achieved < 95 % of target).")
     w("The last rows repeat 50 % with linger.ms 0: librdkafka waits for its linger timer in `poll()`,")
     w("whose timeout it rounds up to whole milliseconds, so linger.ms 1 holds the first message of each")
-    w("batch 1–2 ms in the client, and the null broker's own p50 is close to 1 ms with it (0.96–1.07 ms")
-    w("in the runs of 2026-11-27). With linger.ms 0")
+    null_p50 = med(load("e2e-50").get("null", []), "e2e_latency.p50_ms")
+    in_run = f" ({null_p50:.2f} ms in this run)" if null_p50 else ""
+    w(f"batch 1–2 ms in the client, and the null broker's own p50 is close to 1 ms with it{in_run}. With linger.ms 0")
     w("the client sends whatever has queued each time its I/O thread comes round, and batches still form")
     w("while a request is in flight. The Java client's linger timer is exact, which is why the")
     w("OpenMessaging Benchmark can use 1 there.")
