@@ -350,7 +350,7 @@ impl CleanPlan {
                 &mut out,
                 self.limits.index_interval,
             )?;
-            out.seal_time_index()?;
+            out.seal_indexes()?;
             out.release_reserve()?;
             out.forget_recent();
             out.txn_index.ensure_file()?;

@@ -180,7 +180,7 @@ impl PartitionLog {
         if self.active().is_empty() && self.active().base_offset == next {
             return Ok(());
         }
-        self.active_mut().seal_time_index()?;
+        self.active_mut().seal_indexes()?;
         self.active_mut().forget_recent();
         // Only its `.log` was synced while active; the next flush syncs the rest, and gives back
         // the blocks reserved past its data there, off the append path (see `FlushTarget::trims`).
@@ -343,7 +343,7 @@ impl PartitionLog {
         if self.clean_marker_on_disk {
             return Ok(());
         }
-        self.active_mut().seal_time_index()?;
+        self.active_mut().seal_indexes()?;
         for seg in self.segments.values_mut() {
             seg.release_reserve()?;
             for f in seg.files() {

@@ -296,6 +296,8 @@ impl Segment {
             on_batch(&h);
             pos += size as u64;
         }
+        // A rebuilt segment that is not the active one is never sealed again.
+        self.write_pending_index_entries()?;
         let truncated = file_len - pos;
         if truncated > 0 {
             self.log.set_len(pos)?;
@@ -549,14 +551,21 @@ impl Segment {
         Ok(buf)
     }
 
-    /// The segment is becoming inactive (roll or close): record its max timestamp in the time
-    /// index even if no index interval elapsed, as Kafka's onBecomeInactiveSegment does.
-    pub fn seal_time_index(&mut self) -> io::Result<()> {
+    /// The segment is becoming inactive (roll, close, a cleaned segment done): record its max
+    /// timestamp in the time index even if no index interval elapsed, as Kafka's
+    /// onBecomeInactiveSegment does, and write out the index entries still held in memory, before
+    /// anything syncs the index files.
+    pub fn seal_indexes(&mut self) -> io::Result<()> {
         if self.max_timestamp >= 0 {
             self.time_index
                 .maybe_append(self.max_timestamp, self.offset_of_max_timestamp)?;
         }
-        Ok(())
+        self.write_pending_index_entries()
+    }
+
+    fn write_pending_index_entries(&mut self) -> io::Result<()> {
+        self.index.write_pending()?;
+        self.time_index.write_pending()
     }
 
     pub fn delete_files(&self) -> io::Result<()> {

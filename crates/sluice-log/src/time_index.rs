@@ -3,6 +3,9 @@
 //! Each entry is 12 bytes: timestamp (i64 BE) and relative offset (u32 BE). As in Kafka, an entry
 //! is only written when the segment's max timestamp so far grows, so timestamps are strictly
 //! increasing; the offset is the last offset of the batch holding that max timestamp.
+//!
+//! Like the offset index, new entries reach the file in blocks and when the segment is sealed
+//! (see `offset_index` for why that is safe).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -10,7 +13,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::offset_index::read_whole;
+use crate::offset_index::{read_whole, PENDING_WRITE_BYTES};
 
 /// Size of one time index entry.
 pub const TIME_INDEX_ENTRY: usize = 12;
@@ -22,6 +25,8 @@ pub(crate) struct TimeIndex {
     file: Arc<File>,
     base_offset: i64,
     entries: Vec<(i64, u32)>,
+    /// How many of `entries` are in the file; the rest are pending.
+    on_file: usize,
 }
 
 impl TimeIndex {
@@ -49,6 +54,7 @@ impl TimeIndex {
             path: path.to_path_buf(),
             file: Arc::new(file),
             base_offset,
+            on_file: entries.len(),
             entries,
         };
         let want = (idx.entries.len() * TIME_INDEX_ENTRY) as u64;
@@ -112,12 +118,26 @@ impl TimeIndex {
                 return Ok(());
             }
         }
-        let mut buf = [0u8; TIME_INDEX_ENTRY];
-        buf[..8].copy_from_slice(&timestamp.to_be_bytes());
-        buf[8..].copy_from_slice(&rel.to_be_bytes());
-        let at = (self.entries.len() * TIME_INDEX_ENTRY) as u64;
-        self.file.write_all_at(&buf, at)?;
         self.entries.push((timestamp, rel));
+        if (self.entries.len() - self.on_file) * TIME_INDEX_ENTRY >= PENDING_WRITE_BYTES {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the entries the file does not have yet, in one `pwrite`.
+    pub fn write_pending(&mut self) -> io::Result<()> {
+        if self.on_file == self.entries.len() {
+            return Ok(());
+        }
+        let mut buf = Vec::with_capacity((self.entries.len() - self.on_file) * TIME_INDEX_ENTRY);
+        for &(ts, rel) in &self.entries[self.on_file..] {
+            buf.extend_from_slice(&ts.to_be_bytes());
+            buf.extend_from_slice(&rel.to_be_bytes());
+        }
+        let at = (self.on_file * TIME_INDEX_ENTRY) as u64;
+        self.file.write_all_at(&buf, at)?;
+        self.on_file = self.entries.len();
         Ok(())
     }
 
@@ -135,6 +155,7 @@ impl TimeIndex {
 
     pub fn reset(&mut self) -> io::Result<()> {
         self.entries.clear();
+        self.on_file = 0;
         self.file.set_len(0)
     }
 }
@@ -155,6 +176,12 @@ mod tests {
         assert_eq!(idx.last_below(1000), None);
         assert_eq!(idx.last_below(1001), Some((1000, 12)));
         assert_eq!(idx.last_below(5000), Some((2000, 20)));
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().len(),
+            0,
+            "entries wait in memory"
+        );
+        idx.write_pending().unwrap();
         let raw = std::fs::read(&p).unwrap();
         assert_eq!(raw.len(), 24);
         assert_eq!(&raw[8..12], &[0, 0, 0, 2]);

@@ -20,7 +20,7 @@ use super::str_bytes;
 use crate::broker::Broker;
 use crate::dispatch::{Ctx, Outcome};
 use crate::error::{code, Code, KafkaCode};
-use crate::fetch_encode::{FetchReply, INLINE_RECORDS};
+use crate::fetch_encode::{FetchReply, READ_BUDGET, READ_RECORDS_UP_TO};
 use crate::fetch_session::{SessionError, SessionKey};
 
 /// One partition a fetch asks about.
@@ -263,6 +263,7 @@ fn gather(
     read_committed: bool,
 ) -> Vec<Served> {
     let mut remaining = max_bytes;
+    let mut read_budget = READ_BUDGET;
     let mut out = Vec::with_capacity(wanted.len());
     for w in wanted {
         let mut s = Served {
@@ -312,13 +313,14 @@ fn gather(
                     out.push(s);
                     continue;
                 }
-                if slice.len >= INLINE_RECORDS {
+                if slice.len > READ_RECORDS_UP_TO || slice.len > read_budget {
                     remaining = remaining.saturating_sub(slice.len);
                     s.file = Some(slice);
                 } else {
                     match slice.read_bytes() {
                         Ok(bytes) => {
                             remaining = remaining.saturating_sub(bytes.len());
+                            read_budget -= bytes.len();
                             s.records = bytes;
                         }
                         Err(e) => s.error = e.code(),
