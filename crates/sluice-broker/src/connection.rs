@@ -110,10 +110,14 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
                     break;
                 }
                 // More requests already read: let the writer send this answer before handling
-                // them. On one worker thread it would otherwise wait for the whole burst (a
+                // them, unless the next one is small and already whole. On one worker thread a
+                // large request's answer would otherwise wait for the rest of the burst (a
                 // producer sends one request per partition back to back), and the producer's
-                // queue frees up only as acks arrive.
-                if !buf.is_empty() {
+                // queue frees up only as acks arrive. Small whole requests are handled at once:
+                // they take microseconds, their answers then leave in one write, and a fetch
+                // waiting for their records wakes once with all of them instead of once per
+                // request (each wake-up is a round trip for a tailing consumer).
+                if !buf.is_empty() && !small_frame_ready(&buf) {
                     tokio::task::yield_now().await;
                 }
             }
@@ -125,6 +129,19 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
     }
     drop(tx);
     let _ = writer.await;
+}
+
+/// Requests up to this size that are already whole in the read buffer are handled back to back
+/// (see `serve`).
+const SMALL_FRAME: usize = 64 * 1024;
+
+/// True when `buf` starts with a whole request of at most [`SMALL_FRAME`] bytes.
+fn small_frame_ready(buf: &[u8]) -> bool {
+    let Some(prefix) = buf.get(..4) else {
+        return false;
+    };
+    let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    size >= 0 && size as usize <= SMALL_FRAME && buf.len() >= 4 + size as usize
 }
 
 async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) {
@@ -260,6 +277,22 @@ mod tests {
     use super::*;
     use bytes::Bytes;
     use tokio::net::TcpListener;
+
+    #[test]
+    fn only_whole_small_frames_count_as_ready() {
+        let frame = |size: usize, have: usize| {
+            let mut b = (size as i32).to_be_bytes().to_vec();
+            b.resize(4 + have, 0);
+            b
+        };
+        assert!(small_frame_ready(&frame(10, 10)));
+        assert!(small_frame_ready(&frame(10, 30)), "a whole frame and more");
+        assert!(!small_frame_ready(&frame(10, 9)), "missing its last byte");
+        assert!(small_frame_ready(&frame(SMALL_FRAME, SMALL_FRAME)));
+        assert!(!small_frame_ready(&frame(SMALL_FRAME + 1, SMALL_FRAME + 1)));
+        assert!(!small_frame_ready(&[0, 0, 0]), "no whole size prefix");
+        assert!(!small_frame_ready(&(-1i32).to_be_bytes()));
+    }
 
     /// A vectored write the socket takes in many small pieces (a 4 KiB send buffer, a reader that
     /// drains slowly) still delivers every chunk's bytes once and in order, empty chunks included.
