@@ -320,7 +320,7 @@ fn gather(
                     match slice.read_bytes() {
                         Ok(bytes) => {
                             remaining = remaining.saturating_sub(bytes.len());
-                            read_budget -= bytes.len();
+                            read_budget = read_budget.saturating_sub(bytes.len());
                             s.records = bytes;
                         }
                         Err(e) => s.error = e.code(),
