@@ -339,8 +339,16 @@ def wait_for_kafka_api(host: str, port: int, deadline_s: float, alive=lambda: Tr
 
 
 def _random_cluster_id() -> str:
-    """Kafka's Uuid text form: URL-safe base64 of 16 random bytes without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """Kafka's Uuid text form: URL-safe base64 of 16 random bytes without padding.
+
+    Like Kafka's Uuid.randomUuid, never one starting with "-": kafka-storage's argument parser
+    would read it as an option and fail with "--cluster-id/-t: expected one argument" (one id
+    in 64 did, and took every test on the reference broker down with it).
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 class PortTaken(RuntimeError):
