@@ -69,7 +69,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
                 match size {
                     Some(_) => break false,
                     None => {
-                        let n = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+                        let n = size_prefix(&buf).expect("want is 4 until the size is known");
                         if n < 0 || n as usize > max {
                             tracing::warn!(%peer, size = n, max, "closing connection: request size out of bounds");
                             break true;
@@ -135,13 +135,17 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
 /// (see `serve`).
 const SMALL_FRAME: usize = 64 * 1024;
 
+/// The request size a frame starts with, once its 4 bytes are buffered.
+fn size_prefix(buf: &[u8]) -> Option<i32> {
+    let prefix: [u8; 4] = buf.get(..4)?.try_into().ok()?;
+    Some(i32::from_be_bytes(prefix))
+}
+
 /// True when `buf` starts with a whole request of at most [`SMALL_FRAME`] bytes.
 fn small_frame_ready(buf: &[u8]) -> bool {
-    let Some(prefix) = buf.get(..4) else {
-        return false;
-    };
-    let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
-    size >= 0 && size as usize <= SMALL_FRAME && buf.len() >= 4 + size as usize
+    size_prefix(buf).is_some_and(|size| {
+        size >= 0 && size as usize <= SMALL_FRAME && buf.len() >= 4 + size as usize
+    })
 }
 
 async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Reply>) {

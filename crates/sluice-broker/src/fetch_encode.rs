@@ -15,16 +15,13 @@ use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::Encodable;
 use sluice_log::FileSlice;
 
-/// Record sets smaller than this are read into the answer; larger ones go out by `sendfile`.
+/// Record sets held in memory (see [`READ_RECORDS_UP_TO`]) smaller than this are copied into the
+/// answer's own buffer; larger ones stay separate chunks, which the connection writer sends in
+/// the same vectored write. Copying a few KiB costs less than another piece in the `writev`.
 ///
-/// Why 16 KiB: a consumer at the tail gets a few KiB per partition in each answer. As a separate
-/// chunk, each costs a flush of the bytes before it plus the `sendfile`: two TCP segments and two
-/// wake-ups of the client per partition, where the copied answer leaves in one write. Read here,
-/// the records-out metric also counts them from memory instead of reading their headers again.
-/// Together with the segments' in-memory recent headers (sluice-log), raising this from 4 KiB
-/// took a 62k msgs/s end-to-end run of 1 KiB messages from 8.6 to 7.2 s of broker CPU per GB
-/// (medians of six alternated runs, `scripts/bench-ab.sh`). Catch-up reads, answered in large
-/// ranges, keep the zero-copy path.
+/// History: when only record sets below this size were read (the rest went by `sendfile`),
+/// raising it from 4 KiB to 16 KiB took a 62k msgs/s end-to-end run of 1 KiB messages from 8.6 to
+/// 7.2 s of broker CPU per GB (medians of six alternated runs, `scripts/bench-ab.sh`).
 pub const INLINE_RECORDS: usize = 16 * 1024;
 
 /// Record sets up to this size are read from the segment into the answer rather than sent with
