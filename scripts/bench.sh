@@ -21,8 +21,10 @@
 #   DURATION (8)      measured seconds per run;  WARMUP (3) seconds before that, not measured
 #   SYSTEMS           "null sluice kafka", plus "tansu" when $TANSU (.cache/tansu-full/bin/tansu) exists
 #                     (Tansu runs in the produce scenarios only; durable has null, Sluice and Kafka)
-#   SCENARIOS         "headline headline-unpinned small large partitions-1 partitions-60 durable fio
-#                     durable-latency peers consume e2e profile pagecache keep"
+#   SCENARIOS         "headline headline-unpinned headline-round-robin small large partitions-1
+#                     partitions-60 durable fio durable-latency peers consume e2e profile pagecache keep"
+#                     headline-round-robin: the headline with messages dealt to the partitions in
+#                     turn (sluice-bench --partitioner round-robin) instead of keyless;
 #                     fio: fdatasync baseline at durable Sluice's flush size and parallelism (needs fio
 #                     and the durable scenario's results), appending as a log does and, as a second
 #                     view, overwriting a laid-out file (fio's default); durable-latency: durable produce at a fixed
@@ -98,7 +100,7 @@ TANSU=${TANSU:-$REPO/.cache/tansu-full/bin/tansu}
 TANSU_ENGINE=${TANSU_ENGINE:-sqlite}
 INFERNO=${INFERNO:-$REPO/.cache/inferno/bin}
 SYSTEMS=${SYSTEMS:-"null sluice kafka$([[ -x $TANSU ]] && echo " tansu")"}
-SCENARIOS=${SCENARIOS:-"headline headline-unpinned small large partitions-1 partitions-60 durable fio durable-latency peers consume e2e profile pagecache keep"}
+SCENARIOS=${SCENARIOS:-"headline headline-unpinned headline-round-robin small large partitions-1 partitions-60 durable fio durable-latency peers consume e2e profile pagecache keep"}
 CONSUME_MB=${CONSUME_MB:-2048}
 BROKER_CPU=${BROKER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -386,6 +388,12 @@ if has_scenario headline; then
 fi
 if has_scenario headline-unpinned; then
     run_scenario headline-unpinned 0 0 0 "$ALL" -- produce --message-size 1024 --partitions 6 --acks 1 "${TIMED[@]}"
+fi
+if has_scenario headline-round-robin; then
+    # The headline with each message sent to an explicit partition in turn (what runs before
+    # 2026-11-27 measured as the headline): the client builds six batches at once, spends more
+    # CPU per message, and its own ceiling (the null broker's row) is about half the keyless one.
+    run_scenario headline-round-robin 1 0 0 "$ALL" -- produce --message-size 1024 --partitions 6 --acks 1 --partitioner round-robin "${TIMED[@]}"
 fi
 if has_scenario keep; then
     # The null broker keeps nothing by default; here it keeps every produced byte in memory
@@ -787,6 +795,12 @@ w("  (`queue.buffering.max.kbytes`; librdkafka's own cap is 100,000 messages, 10
 w("  100 MB queue every message went cold in the CPU caches between send and acknowledgement and the")
 w("  client alone topped out near 440 MB/s; with 4 MiB it reaches about 600. Each message's value is 16 bytes of header")
 w("  (send time, sequence) plus incompressible filler.")
+w("- Partitioning: messages carry no key and no partition, so librdkafka's default partitioner picks")
+w("  one (`--partitioner keyless`): for keyless messages it sticks to one partition for")
+w("  `sticky.partitioning.linger.ms` (twice linger.ms) and then moves on, as Kafka's Java client does")
+w("  and as the OpenMessaging Benchmark's `NO_KEY` workloads send. Runs before 2026-11-27 dealt")
+w("  messages to the partitions in turn instead; that costs the client more per message and halves")
+w("  its ceiling, and the headline's round-robin view keeps that workload beside the keyless one.")
 w("- Load average: the machine's 1-minute load average when each run started (other engineers were")
 w("  compiling on the same two cores); a run at load 8 and one at load 3 are not the same experiment.")
 w("- Units: MB = 10^6 bytes and GB = 10^9 bytes of message values; latencies in ms. Cells read")
@@ -852,6 +866,12 @@ throughput_table("Headline: produce 1 KiB, 6 partitions, acks=1 (pinned)", "head
                  "thirty threads; the unpinned view below lets every system use both cores.")
 throughput_table("Headline, unpinned (second view)", "headline-unpinned",
                  "Broker and load generator share both cores as the scheduler likes.")
+throughput_table("Headline, round-robin partitioning (third view)", "headline-round-robin",
+                 "The pinned headline with every message sent to an explicit partition in turn "
+                 "(`--partitioner round-robin`), as runs before 2026-11-27 measured the headline. "
+                 "librdkafka then grows six batches at once and spends more CPU per message: the null "
+                 "broker's row, the client's own ceiling, is about half the keyless one, and the "
+                 "brokers' differences shrink toward it.")
 throughput_table("Keeping the bytes: the headline against a null broker that holds them in memory", "keep",
                  "The same workload as the headline, with the null broker keeping every produced byte "
                  "(`null-broker --retain-mb 4096`) instead of dropping it, alternated with Sluice; "
@@ -1120,6 +1140,12 @@ check("Headline ≥ 70 % of the null broker", sl / nl >= 0.7 if sl and nl else N
 check("Headline ≥ 1.5 × Apache Kafka", sl / kf >= 1.5 if sl and kf else None, ratio(sl, kf))
 ts = med(h.get("tansu", []), "throughput.mb_per_s")
 check(f"Headline ≥ 1.5 × {NAMES['tansu']}", sl / ts >= 1.5 if sl and ts else None, ratio(sl, ts))
+# The same two lines for the round-robin view, which the runs before 2026-11-27 took as the headline.
+rr = load("headline-round-robin")
+rsl, rnl, rkf = (med(rr.get(s, []), "throughput.mb_per_s") for s in ("sluice", "null", "kafka"))
+if rsl:
+    check("Headline, round-robin view: ≥ 70 % of the null broker", rsl / rnl >= 0.7 if rnl else None, ratio(rsl, rnl))
+    check("Headline, round-robin view: ≥ 1.5 × Apache Kafka", rsl / rkf >= 1.5 if rkf else None, ratio(rsl, rkf))
 c = load("consume")
 cs = med(c.get("sluice", []), "throughput.mb_per_s")
 check("Consume catch-up ≥ 1 GB/s", cs >= 1000 if cs else None, f"{cs:.0f} MB/s" if cs else "–")
@@ -1213,7 +1239,7 @@ if kn and ks:
 
 # How noisy: the spread of each system's runs relative to its median.
 spreads = []
-for scen in ["headline", "headline-unpinned", "small", "large", "durable", "consume"]:
+for scen in ["headline", "headline-unpinned", "headline-round-robin", "small", "large", "durable", "consume"]:
     for s, rs in load(scen).items():
         st = stat(rs, "throughput.mb_per_s")
         if st and st[3] > 1 and st[0] > 0:

@@ -254,13 +254,27 @@ fn run_every_workload(server: &Server) {
         produce["broker"]["cpu_seconds_per_gb"].is_number(),
         "{produce:#}"
     );
+    assert_eq!(produce["settings"]["partitioner"], "keyless", "{produce:#}");
 
-    // Fill a fixed amount so the null broker's per-partition memory holds all of it.
+    // Fill a fixed amount so the null broker's per-partition memory holds all of it; dealt to the
+    // partitions in turn, so that both consumers have every one of their partitions to read.
     let consume = bench(
         server,
-        &["consume", "--messages", "50000", "--consumers", "2"],
+        &[
+            "consume",
+            "--messages",
+            "50000",
+            "--consumers",
+            "2",
+            "--partitioner",
+            "round-robin",
+        ],
     );
     check_common(&consume, "consume");
+    assert_eq!(
+        consume["settings"]["partitioner"], "round-robin",
+        "{consume:#}"
+    );
     let acked = u64_at(&consume, &["messages", "acked"]);
     assert_eq!(acked, 50_000, "{consume:#}");
     assert_eq!(

@@ -71,6 +71,10 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Compression::None)]
     pub compression: Compression,
 
+    /// How messages are spread over partitions.
+    #[arg(long, value_enum, default_value_t = Partitioner::Keyless)]
+    pub partitioner: Partitioner,
+
     /// Producer linger.ms.
     #[arg(long, default_value_t = 5)]
     pub linger_ms: u32,
@@ -141,6 +145,20 @@ pub enum Compression {
     Zstd,
 }
 
+/// Which partition each message goes to.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Partitioner {
+    /// No key and no partition: the client's default partitioner picks, as for keyless records
+    /// in most applications and in the OpenMessaging Benchmark's `NO_KEY` workloads. librdkafka
+    /// (like Kafka's Java client) sticks to one partition for a while
+    /// (`sticky.partitioning.linger.ms`, 10 ms) and then moves on, so batches fill one at a time.
+    Keyless,
+    /// Message k goes to partition k mod partitions, set explicitly: every partition's batch
+    /// grows at once, which costs the client more per message.
+    RoundRobin,
+}
+
 impl Workload {
     pub fn name(self) -> &'static str {
         match self {
@@ -159,6 +177,15 @@ impl Compression {
             Compression::Snappy => "snappy",
             Compression::Lz4 => "lz4",
             Compression::Zstd => "zstd",
+        }
+    }
+}
+
+impl Partitioner {
+    pub fn name(self) -> &'static str {
+        match self {
+            Partitioner::Keyless => "keyless",
+            Partitioner::RoundRobin => "round-robin",
         }
     }
 }

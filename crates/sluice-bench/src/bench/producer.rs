@@ -28,7 +28,9 @@ use super::Shared;
 #[derive(Clone)]
 pub struct SendPlan {
     pub topic: String,
-    pub partitions: i32,
+    /// Spread messages round-robin over this many partitions; `None` leaves the choice to the
+    /// client's partitioner (keyless records).
+    pub partitions: Option<i32>,
     /// This producer's index among `producers`.
     pub index: u32,
     pub producers: u32,
@@ -145,14 +147,15 @@ pub fn run(
         if interval_ns.is_some() {
             sleep_until(intended);
         }
-        let partition =
-            ((k * plan.producers as u64 + plan.index as u64) % plan.partitions as u64) as i32;
         let sequence = ((plan.index as u64) << 48) | k;
         let value = payload.stamp(intended, sequence);
         let mut record =
             BaseRecord::<(), [u8], usize>::with_opaque_to(&plan.topic, intended as usize)
-                .partition(partition)
                 .payload(value);
+        if let Some(partitions) = plan.partitions {
+            let n = k * plan.producers as u64 + plan.index as u64;
+            record = record.partition((n % partitions as u64) as i32);
+        }
         loop {
             match producer.send(record) {
                 Ok(()) => break,

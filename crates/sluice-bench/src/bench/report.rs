@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::args::{Args, Compression, Workload};
+use super::args::{Args, Compression, Partitioner, Workload};
 use super::proc_stats::BrokerCost;
 use super::progress::si;
 use super::stats::LatencySummary;
@@ -44,6 +44,7 @@ pub struct Settings {
     pub producers: u32,
     pub consumers: u32,
     pub compression: Compression,
+    pub partitioner: Partitioner,
     pub linger_ms: u32,
     pub batch_size: u32,
     pub queue_kbytes: u32,
@@ -66,6 +67,7 @@ impl Settings {
             producers: args.producers,
             consumers: args.consumers,
             compression: args.compression,
+            partitioner: args.partitioner,
             linger_ms: args.linger_ms,
             batch_size: args.batch_size,
             queue_kbytes: args.queue_kbytes,
@@ -143,7 +145,7 @@ impl BenchResult {
         };
         let _ = writeln!(
             out,
-            "sluice-bench {} on {} topic {}: {} partitions, {} B messages, acks={}, {} producer(s), {} consumer(s), compression {}, linger.ms {}, batch.size {}, queue {} KiB{}",
+            "sluice-bench {} on {} topic {}: {} partitions, {} B messages, acks={}, {} producer(s), {} consumer(s), compression {}, partitioner {}, linger.ms {}, batch.size {}, queue {} KiB{}",
             self.workload.name(),
             self.bootstrap,
             self.topic,
@@ -153,6 +155,7 @@ impl BenchResult {
             s.producers,
             s.consumers,
             s.compression.librdkafka_name(),
+            s.partitioner.name(),
             s.linger_ms,
             s.batch_size,
             s.queue_kbytes,

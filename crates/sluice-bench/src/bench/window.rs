@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use super::args::Args;
+use super::args::{Args, Partitioner};
 use super::clock::{now_ns, secs, sleep_until};
 use super::consumer::{self, ReadPlan};
 use super::proc_stats::{self, BrokerCost};
@@ -78,7 +78,10 @@ pub(super) fn spawn_producers(
         .map(|index| {
             let plan = SendPlan {
                 topic: topic.to_string(),
-                partitions,
+                partitions: match args.partitioner {
+                    Partitioner::Keyless => None,
+                    Partitioner::RoundRobin => Some(partitions),
+                },
                 index,
                 producers: n,
                 messages: args
