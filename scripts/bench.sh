@@ -392,7 +392,7 @@ fi
 if has_scenario headline-round-robin; then
     # The headline with each message sent to an explicit partition in turn (what runs before
     # 2026-11-27 measured as the headline): the client builds six batches at once, spends more
-    # CPU per message, and its own ceiling (the null broker's row) is about half the keyless one.
+    # CPU per message, and its own ceiling (the null broker's row) is well below the keyless one.
     run_scenario headline-round-robin 1 0 0 "$ALL" -- produce --message-size 1024 --partitions 6 --acks 1 --partitioner round-robin "${TIMED[@]}"
 fi
 if has_scenario keep; then
@@ -799,8 +799,8 @@ w("- Partitioning: messages carry no key and no partition, so librdkafka's defau
 w("  one (`--partitioner keyless`): for keyless messages it sticks to one partition for")
 w("  `sticky.partitioning.linger.ms` (twice linger.ms) and then moves on, as Kafka's Java client does")
 w("  and as the OpenMessaging Benchmark's `NO_KEY` workloads send. Runs before 2026-11-27 dealt")
-w("  messages to the partitions in turn instead; that costs the client more per message and halves")
-w("  its ceiling, and the headline's round-robin view keeps that workload beside the keyless one.")
+w("  messages to the partitions in turn instead; that costs the client more per message and lowers")
+w("  its ceiling (the null broker's row), and the headline's round-robin view keeps that workload.")
 w("- Load average: the machine's 1-minute load average when each run started (other engineers were")
 w("  compiling on the same two cores); a run at load 8 and one at load 3 are not the same experiment.")
 w("- Units: MB = 10^6 bytes and GB = 10^9 bytes of message values; latencies in ms. Cells read")
@@ -870,7 +870,7 @@ throughput_table("Headline, round-robin partitioning (third view)", "headline-ro
                  "The pinned headline with every message sent to an explicit partition in turn "
                  "(`--partitioner round-robin`), as runs before 2026-11-27 measured the headline. "
                  "librdkafka then grows six batches at once and spends more CPU per message: the null "
-                 "broker's row, the client's own ceiling, is about half the keyless one, and the "
+                 "broker's row, the client's own ceiling, is well below the keyless one, and the "
                  "brokers' differences shrink toward it.")
 throughput_table("Keeping the bytes: the headline against a null broker that holds them in memory", "keep",
                  "The same workload as the headline, with the null broker keeping every produced byte "
@@ -1304,7 +1304,7 @@ w("## The tools")
 w("")
 w("- `sluice-bench` (crates/sluice-bench; `cargo build --release -p sluice-bench`) is the load generator:")
 w("  `sluice-bench produce|consume|end-to-end --bootstrap HOST:PORT` with `--message-size`, `--partitions`,")
-w("  `--acks`, `--producers`, `--consumers`, `--duration`/`--messages`, `--warmup`, `--rate` (fixed rate,")
+w("  `--acks`, `--partitioner` (keyless or round-robin), `--producers`, `--consumers`, `--duration`/`--messages`, `--warmup`, `--rate` (fixed rate,")
 w("  latency from the intended send time), `--compression`, `--linger-ms`, `--batch-size`, `-X key=value`")
 w("  for any librdkafka setting, `--broker-pid PID` for the broker's CPU and memory, `--json FILE`. It prints")
 w("  a progress line each second on stderr and exits 1 if any message is unaccounted for. It is a separate")
