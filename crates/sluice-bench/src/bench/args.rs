@@ -151,8 +151,9 @@ pub enum Compression {
 pub enum Partitioner {
     /// No key and no partition: the client's default partitioner picks, as for keyless records
     /// in most applications and in the OpenMessaging Benchmark's `NO_KEY` workloads. librdkafka
-    /// (like Kafka's Java client) sticks to one partition for a while
-    /// (`sticky.partitioning.linger.ms`, 10 ms) and then moves on, so batches fill one at a time.
+    /// (like Kafka's Java client) sticks to one partition for a while and then moves on, so
+    /// batches fill one at a time: `sticky.partitioning.linger.ms`, twice linger.ms unless set
+    /// (10 ms at linger.ms 5); at linger.ms 0 that is 0, and each message gets a random partition.
     Keyless,
     /// Message k goes to partition k mod partitions, set explicitly: every partition's batch
     /// grows at once, which costs the client more per message.
