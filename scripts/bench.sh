@@ -390,9 +390,7 @@ if has_scenario headline-unpinned; then
     run_scenario headline-unpinned 0 0 0 "$ALL" -- produce --message-size 1024 --partitions 6 --acks 1 "${TIMED[@]}"
 fi
 if has_scenario headline-round-robin; then
-    # The headline with each message sent to an explicit partition in turn (what runs before
-    # 2026-11-27 measured as the headline): the client builds six batches at once, spends more
-    # CPU per message, and its own ceiling (the null broker's row) is well below the keyless one.
+    # The headline as runs before 2026-11-27 measured it (see "Partitioning" in the report).
     run_scenario headline-round-robin 1 0 0 "$ALL" -- produce --message-size 1024 --partitions 6 --acks 1 --partitioner round-robin "${TIMED[@]}"
 fi
 if has_scenario keep; then
@@ -799,8 +797,9 @@ w("- Partitioning: messages carry no key and no partition, so librdkafka's defau
 w("  one (`--partitioner keyless`): for keyless messages it sticks to one partition for")
 w("  `sticky.partitioning.linger.ms` (twice linger.ms) and then moves on, as Kafka's Java client does")
 w("  and as the OpenMessaging Benchmark's `NO_KEY` workloads send. Runs before 2026-11-27 dealt")
-w("  messages to the partitions in turn instead; that costs the client more per message and lowers")
-w("  its ceiling (the null broker's row), and the headline's round-robin view keeps that workload.")
+w("  messages to the partitions in turn instead: librdkafka then grows every partition's batch at")
+w("  once, spends more CPU per message and reaches less (the null broker's row); the headline's")
+w("  round-robin view keeps that workload.")
 w("- Load average: the machine's 1-minute load average when each run started (other engineers were")
 w("  compiling on the same two cores); a run at load 8 and one at load 3 are not the same experiment.")
 w("- Units: MB = 10^6 bytes and GB = 10^9 bytes of message values; latencies in ms. Cells read")
@@ -868,10 +867,8 @@ throughput_table("Headline, unpinned (second view)", "headline-unpinned",
                  "Broker and load generator share both cores as the scheduler likes.")
 throughput_table("Headline, round-robin partitioning (third view)", "headline-round-robin",
                  "The pinned headline with every message sent to an explicit partition in turn "
-                 "(`--partitioner round-robin`), as runs before 2026-11-27 measured the headline. "
-                 "librdkafka then grows six batches at once and spends more CPU per message: the null "
-                 "broker's row, the client's own ceiling, is well below the keyless one, and the "
-                 "brokers' differences shrink toward it.")
+                 "(`--partitioner round-robin`), as runs before 2026-11-27 measured it; why that "
+                 "lowers the client's ceiling (the null broker's row) is under Partitioning above.")
 throughput_table("Keeping the bytes: the headline against a null broker that holds them in memory", "keep",
                  "The same workload as the headline, with the null broker keeping every produced byte "
                  "(`null-broker --retain-mb 4096`) instead of dropping it, alternated with Sluice; "
