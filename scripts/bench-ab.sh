@@ -24,6 +24,8 @@
 #               s/GB against 674 MB/s and 0.17 retaining nothing.
 #   MEM_MB      memory limit of each Sluice broker, as bench.sh's BROKER_MEM_MB (default 3072; 0 for
 #               none); the null broker, which keeps what it is sent, runs without one
+#   PAGE_REPORTING  off (default: the guest's free page reporting off while this runs, as
+#               bench.sh does; scripts/page-reporting.sh) or keep
 #   BALLAST=1   before each Sluice broker starts, fill its memory cgroup with clean page cache
 #               (scripts/fill-cgroup.sh), as bench.sh's BROKER_BALLAST does: the broker then writes
 #               into a full cgroup, a long-running server's steady state
@@ -46,11 +48,13 @@ if ((${MEM_MB:-3072} > 0)); then
 fi
 
 BALLAST_FILE=""
+PAGE_REPORTING_SAVED=""
+trap '[[ -z $BALLAST_FILE ]] || rm -f "$BALLAST_FILE"; [[ -z $PAGE_REPORTING_SAVED ]] || scripts/page-reporting.sh restore "$PAGE_REPORTING_SAVED"' EXIT
 if [[ -n $CGROUP && ${BALLAST:-} == 1 ]]; then
     BALLAST_FILE=$(mktemp "${TMPDIR:-/tmp}/sluice-ab-ballast.XXXXXX")
     truncate -s "$((${MEM_MB:-3072} - 64))M" "$BALLAST_FILE"
-    trap 'rm -f "$BALLAST_FILE"' EXIT
 fi
+[[ ${PAGE_REPORTING:-off} != off ]] || PAGE_REPORTING_SAVED=$(scripts/page-reporting.sh off)
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
