@@ -787,9 +787,9 @@ if reporting_file.exists():
     if saved[:1] == ["off"]:
         w(f"- Free page reporting off for the run (`scripts/page-reporting.sh`: `page_reporting_order` {saved[1]}")
         w("  set to 11, put back afterwards), every system alike. With it on, this VM hands freed memory")
-        w("  back to its host every few seconds, and while the host unmaps it every vCPU that touches a")
-        w("  page not mapped for it waits: the end-to-end stalls of 45–113 ms traced with it on each fell")
-        w("  on such a report (see the script for the evidence). A server does not return its memory.")
+        w("  back to its host every few seconds, and while the host unmaps it work on either vCPU that touches a")
+        w("  page not mapped for it slows down: each end-to-end stall of 45–113 ms traced with it on")
+        w("  fell on such a report (see the script and the run note). A server does not return its memory.")
     elif saved[:1] == ["keep"]:
         w("- Free page reporting left as the machine had it (`PAGE_REPORTING=keep`).")
     if ballast:
