@@ -781,17 +781,6 @@ if mem_limit:
     w("  page-cache page is a first touch of host memory, which costs several times the copy itself")
     w("  (see [Page-cache writes](#page-cache-writes-on-this-machine)). The limit puts every system")
     w("  in the server's steady state, whatever ran before it.")
-reporting_file = results / "page-reporting"
-if reporting_file.exists():
-    saved = reporting_file.read_text().split()
-    if saved[:1] == ["off"]:
-        w(f"- Free page reporting off for the run (`scripts/page-reporting.sh`: `page_reporting_order` {saved[1]}")
-        w("  set to 11, put back afterwards), every system alike. With it on, this VM hands freed memory")
-        w("  back to its host every few seconds, and while the host unmaps it work on either vCPU that touches a")
-        w("  page not mapped for it slows down: each end-to-end stall of 45–113 ms traced with it on")
-        w("  fell on such a report (see the script and the run note). A server does not return its memory.")
-    elif saved[:1] == ["keep"]:
-        w("- Free page reporting left as the machine had it (`PAGE_REPORTING=keep`).")
     if ballast:
         w("- Ballast: before each broker starts, its memory cgroup is filled with clean page cache (a")
         w(f"  sparse file of {mem_limit - 64} MiB read from inside the cgroup, so no disk I/O), so the broker's first")
@@ -805,6 +794,18 @@ if reporting_file.exists():
         w("  full cgroup stalls the durable path is not pinned down).")
 else:
     w("- Memory: no limit; every broker could use all of the machine's free memory for page cache.")
+reporting_file = results / "page-reporting"
+if reporting_file.exists():
+    saved = reporting_file.read_text().split()
+    if saved[:1] == ["off"]:
+        w(f"- Free page reporting off for the run (`scripts/page-reporting.sh`: `page_reporting_order` {saved[1]}")
+        w("  set to 11, put back afterwards), every system alike. With it on, this VM hands freed memory")
+        w("  back to its host every few seconds, and while the host unmaps it, work on either vCPU that")
+        w("  touches memory slows down: the four end-to-end stalls of 45–113 ms traced with it on, whose")
+        w("  traces were kept, each fell on such a report (see the script and the run note). A server does")
+        w("  not hand its memory back.")
+    elif saved[:1] == ["keep"]:
+        w("- Free page reporting left as the machine had it (`PAGE_REPORTING=keep`).")
 w(f"- Systems: the **null broker** (`null-broker`, acks at once, stores nothing: the ceiling of client +")
 w(f"  loopback + CPU), **Sluice** (release build, default settings; `--durable` for the durable case) and")
 w(f"  **Apache Kafka {kafka_version or '4.1'}** (one KRaft node, stock settings, the JVM flags and 1 GiB heap of")

@@ -5,10 +5,9 @@
 # `page_reporting`), the kernel hands blocks of free pages (2 MiB and up) back to the host every
 # couple of seconds, and the host then unmaps them. While it does, work that touches memory on
 # either vCPU slows down (seen from the guest; what the host does meanwhile cannot be). A broker
-# writing 112 MB/s
-# frees and reuses memory continuously (its cgroup reclaims older page cache): on this machine a
-# Sluice end-to-end run at 112 MB/s reported 0.9-2.9 GiB, a null-broker run (which keeps nothing)
-# 4-14 MiB. Of the five end-to-end stalls over 40 ms in 34 runs traced with ftrace, the four whose
+# writing 112 MB/s frees and reuses memory continuously (its cgroup reclaims older page cache): on
+# this machine a Sluice end-to-end run reported 0.9-2.9 GiB, a null-broker run (which keeps
+# nothing) 4-14 MiB. Of the five end-to-end stalls over 40 ms in 34 runs traced with ftrace, the four whose
 # traces were kept (45-113 ms) each fell on a report's completion (the `virtio0-reporting_vq`
 # interrupt), with every memory-touching step on both cores slow meanwhile: a 110 KB pwritev took
 # 9 ms instead of 0.04, and the load generator's threads on the other core ran for milliseconds
