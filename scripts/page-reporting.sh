@@ -18,6 +18,19 @@
 # power of two in pages, that is reported) is above the largest order the page allocator has (10
 # on x86-64); 11 is written. The previous value is restored afterwards.
 #
+# Switching reporting off does not bring back what was already reported: the host backs a reported
+# page again only when the guest next touches it, and that first touch is slow. Here, touching
+# 16 GiB of fresh anonymous memory (pinned, no huge pages) took 2.04 s per GB the first time after
+# a spell of reporting and 0.36 s per GB right after (the guest's own fault and zeroing), so a
+# broker whose page cache lands on such pages pays ~1.7 core-seconds per GB that a machine with
+# its RAM does not. A broker that stores what it is sent allocates page cache at its produce rate
+# (Sluice's headline, 1 GB/s; the null broker keeps nothing): Sluice's headline runs rose run by
+# run in the first minutes of s15's run. So `off` also touches every free page once (all of
+# MemFree but 512 MiB, in a process that exits at once; one line on stderr says how much and how
+# long), leaving the guest's memory backed as a server's is. A 4-round headline A/B right after
+# (bench-ab.sh, ballast and warm-up as bench.sh): Sluice 1006-1267 MB/s, median 1232, against the
+# null broker's 908-1222, median 1090; in s15's run, without the touch, 756-1049 against 1017-1155.
+#
 # Usage: scripts/page-reporting.sh off        prints the order it replaced; prints nothing (and
 #                                              changes nothing) where there is no such parameter
 #                                              or it cannot be written
@@ -30,6 +43,17 @@ case ${1:-} in
         previous=$(cat "$PARAM")
         echo 11 > "$PARAM" 2> /dev/null || exit 0
         echo "$previous"
+        python3 - <<'PY' >&2
+import time
+free_kb = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemFree:"))
+size = max(0, free_kb - 512 * 1024) * 1024
+pages = size // 4096
+start = time.monotonic()
+memory = bytearray(pages * 4096)  # calloc: mapped, not yet touched
+memory[::4096] = b"\x01" * pages  # one write per page: each is faulted in
+del memory
+print(f"page-reporting.sh: touched {size / 2**30:.1f} GiB of free memory in {time.monotonic() - start:.1f} s")
+PY
         ;;
     restore)
         echo "${2:?usage: scripts/page-reporting.sh restore ORDER}" > "$PARAM"
