@@ -924,7 +924,7 @@ def pct(d, key):
 # (fio's default, a second view). Results of older runs (run-N.json) were overwrites.
 fio_modes = {"append": [], "overwrite": []}
 # Set by the fio section when there are fio and durable results; the targets table reads them.
-s_mb = f_mb = f_p99 = l_p99 = None
+s_mb = f_mb = f_p99 = l_p99 = n_mb = None
 for f in sorted((results / "fio").glob("*-*.json")):
     mode = f.stem.rsplit("-", 1)[0]
     mode = "overwrite" if mode == "run" else mode
@@ -1009,8 +1009,14 @@ if fio_runs:
         w("| issue 4 durable target | met | measured |")
         w("|---|---|---|")
         if s_mb:
-            w(f"| throughput ≥ 80 % of fio ({fio_mode}) at the same flush size and parallelism | "
-              f"{'yes' if s_mb >= 0.8 * f_mb else 'no'} | {s_mb / f_mb:.2f}× |")
+            # As for the "faster than a peer" lines: when the load generator alone (the null broker)
+            # cannot reach 80 % of fio, this machine cannot show whether a broker does.
+            if n_mb and n_mb < 0.8 * f_mb:
+                w(f"| throughput ≥ 80 % of fio ({fio_mode}) at the same flush size and parallelism | n/a | "
+                  f"{s_mb / f_mb:.2f}×; the load generator's ceiling (null broker) is {n_mb / f_mb:.2f}× |")
+            else:
+                w(f"| throughput ≥ 80 % of fio ({fio_mode}) at the same flush size and parallelism | "
+                  f"{'yes' if s_mb >= 0.8 * f_mb else 'no'} | {s_mb / f_mb:.2f}× |")
         if l_p99 is not None:
             w(f"| ack p99 (fixed rate) within 2 ms of fdatasync p99 | "
               f"{'yes' if l_p99 <= f_p99 + 2 else 'no'} | {l_p99:.2f} vs {f_p99:.2f} ms ({l_p99 - f_p99:+.2f} ms) |")
@@ -1224,7 +1230,7 @@ for scenario, label in (("e2e-50", "linger.ms 1"), ("e2e-50-linger0", "linger.ms
     latency(f"E2E at 50 %, {label}: p99.9 ≤ 20 ms", p999, 20, np999)
     check(f"E2E at 50 %, {label}: p99 ≤ ⅓ of Kafka's", p99 <= kp99 / 3 if p99 and kp99 else None, ratio(p99, kp99))
 if s_mb and f_mb:
-    check(f"Durable ≥ 80 % of fio fdatasync ({fio_mode}, same flush size, 6 jobs)", s_mb >= 0.8 * f_mb, ratio(s_mb, f_mb))
+    faster_than(f"Durable ≥ 80 % of fio fdatasync ({fio_mode}, same flush size, 6 jobs)", s_mb, f_mb, n_mb, factor=0.8)
 if f_p99 is not None and l_p99 is not None:
     check(f"Durable ack p99 (fixed rate) ≤ fdatasync p99 ({fio_mode}) + 2 ms", l_p99 <= f_p99 + 2,
           f"{l_p99:.2f} vs {f_p99:.2f} ms")
