@@ -144,9 +144,14 @@ impl Partition {
         // Durable mode: the group commit's fdatasync will wait for these bytes; starting their
         // writeback now lets the disk work while the partition's current sync still runs.
         // Otherwise: writeback as a steady trickle instead of the kernel's bursts (see
-        // `LogConfig::writeback_bytes`).
+        // `LogConfig::writeback_bytes`), started off the request's path, since its answer does
+        // not wait for the disk.
         if let Some((file, offset, len)) = written {
-            sluice_log::flush::start_writeback(&file, offset, len);
+            if durable {
+                sluice_log::flush::start_writeback(&file, offset, len);
+            } else {
+                sluice_log::flush::start_writeback_in_background(file, offset, len);
+            }
         }
         if opts.origin_client && !outcome.duplicate {
             self.stats

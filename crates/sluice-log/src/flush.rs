@@ -6,7 +6,8 @@
 //! a segment sealed since its last full sync (recovery trusts sealed segments below the
 //! recovery point, indexes included), and the directory only when a segment file was created
 //! since the directory was last synced. Between syncs, [`start_writeback`] gets the disk going
-//! on each durable append early.
+//! on each durable append early; [`start_writeback_in_background`] does the same for appends
+//! nobody waits on, from a thread of its own.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -99,5 +100,121 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
             len as libc::off64_t,
             libc::SYNC_FILE_RANGE_WRITE,
         );
+    }
+}
+
+/// Writeback requests the background thread may have queued; more are dropped (see
+/// [`start_writeback_in_background`]).
+const BACKGROUND_QUEUE: usize = 1024;
+
+/// The background writeback thread's nice value: below the broker's own threads, so that a
+/// request that wakes it is not preempted by it.
+const BACKGROUND_NICE: libc::c_int = 10;
+
+/// Like [`start_writeback`], but from a background thread, so the caller does not wait for it.
+///
+/// Why: `sync_file_range` does the file system's part of writeback in the calling thread: block
+/// allocation, building the requests, queueing them on the disk. A non-durable append's
+/// acknowledgement waits for none of that, yet called inline it sat in every large produce
+/// request's path: 9.4 % of the broker's CPU in the headline profile of run s16 (2026-11-27),
+/// between the append and its acknowledgement. A producer holds only so much unacknowledged data,
+/// so time between a request's arrival and its answer is throughput lost. Headline A/B (6 rounds,
+/// one sitting, release builds, 1 KiB messages, 6 partitions, acks=1): median 938 MB/s inline,
+/// 1064 from a background thread, against the null broker's 1222.
+///
+/// One thread serves the whole process, started on first use; it runs at a lower priority than
+/// the broker's workers ([`BACKGROUND_NICE`]). The call never blocks: when the thread cannot be
+/// started the writeback starts inline, and when [`BACKGROUND_QUEUE`] requests are already
+/// waiting the range is left to the kernel's own writeback (it is a hint, and the kernel writes
+/// dirty pages back on its own).
+pub fn start_writeback_in_background(file: Arc<File>, offset: u64, len: u64) {
+    use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+    use std::sync::OnceLock;
+
+    type Request = (Arc<File>, u64, u64);
+    static QUEUE: OnceLock<Option<SyncSender<Request>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = sync_channel::<Request>(BACKGROUND_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("log-writeback".into())
+            .spawn(move || {
+                // SAFETY: setpriority on this thread's own id; no memory is passed. A failure
+                // only leaves the thread at the default priority.
+                unsafe {
+                    let tid = libc::gettid() as libc::id_t;
+                    libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICE);
+                }
+                while let Ok((file, offset, len)) = rx.recv() {
+                    start_writeback(&file, offset, len);
+                }
+            });
+        match spawned {
+            Ok(_) => Some(tx),
+            Err(e) => {
+                tracing::warn!("no background writeback thread ({e}): starting writeback inline");
+                None
+            }
+        }
+    });
+    match queue {
+        Some(tx) => match tx.try_send((file, offset, len)) {
+            Ok(()) | Err(TrySendError::Full(_)) => {}
+            Err(TrySendError::Disconnected((file, offset, len))) => {
+                start_writeback(&file, offset, len)
+            }
+        },
+        None => start_writeback(&file, offset, len),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// The background thread's (name, nice) once it shows up in /proc, waiting for it to start.
+    fn writeback_thread() -> Option<(String, i64)> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+                let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+                if comm.trim() != "log-writeback" {
+                    continue;
+                }
+                // Field 19 of stat is the nice value; the name (field 2) has no spaces here.
+                let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                let nice = stat.split_whitespace().nth(18)?.parse().ok()?;
+                if nice == i64::from(BACKGROUND_NICE) || std::time::Instant::now() > deadline {
+                    return Some((comm.trim().to_string(), nice));
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn background_writeback_runs_on_a_low_priority_thread_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000000.log");
+        let mut file = File::options()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(&[7u8; 64 << 10]).unwrap();
+        let file = Arc::new(file);
+        // Far more requests than the queue holds: the surplus is dropped, none waits.
+        for _ in 0..(4 * BACKGROUND_QUEUE) {
+            start_writeback_in_background(file.clone(), 0, 64 << 10);
+        }
+        let (name, nice) = writeback_thread().expect("a log-writeback thread");
+        assert_eq!(name, "log-writeback");
+        assert_eq!(nice, i64::from(BACKGROUND_NICE));
+        // The hint changes nothing that can be read back.
+        assert_eq!(std::fs::read(&path).unwrap(), vec![7u8; 64 << 10]);
     }
 }
