@@ -216,6 +216,7 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
     if to_flush.is_empty() {
         return Outcome::Now(resp);
     }
+    detach_from_request(&mut resp);
     // Queued before the answer is deferred: the connection polls it only after the answers
     // before it are sent, and the sync must not wait for that.
     let syncs: Vec<_> = to_flush
@@ -235,4 +236,51 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
         }
         .boxed(),
     )
+}
+
+/// Gives a deferred answer its own copy of the topic names it echoes.
+///
+/// Why: a decoded name is a slice of the request frame, and the frame is a slice of the
+/// connection's read buffer. An answer that waits for an fsync would keep that whole buffer
+/// (megabytes, for a producer's request) alive until the sync ends, so the connection could not
+/// reuse it for the next request and had to allocate and fault in a fresh one each time: 8–11 %
+/// of the broker's CPU in a durable profile (realloc copies, page faults, page clearing).
+fn detach_from_request(resp: &mut ProduceResponse) {
+    for t in &mut resp.responses {
+        if !t.name.0.is_empty() {
+            t.name.0 = str_bytes(t.name.0.as_str());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use kafka_protocol::messages::TopicName;
+    use kafka_protocol::protocol::StrBytes;
+
+    use super::*;
+
+    #[test]
+    fn a_deferred_answer_keeps_no_slice_of_the_request() {
+        let frame = Bytes::from(b"....orders....".repeat(1000));
+        let name = StrBytes::from_utf8(frame.slice(4..10)).unwrap();
+        let mut resp = ProduceResponse::default();
+        let mut t = TopicProduceResponse::default();
+        t.name = TopicName(name);
+        resp.responses.push(t);
+        // v13+ answers carry a topic id and no name: nothing to copy there.
+        resp.responses.push(TopicProduceResponse::default());
+
+        detach_from_request(&mut resp);
+
+        let echoed = resp.responses[0].name.0.as_str();
+        assert_eq!(echoed, "orders");
+        let within = frame.as_ptr_range();
+        assert!(
+            !within.contains(&echoed.as_ptr()),
+            "the name still points into the frame"
+        );
+        assert!(resp.responses[1].name.0.is_empty());
+    }
 }
