@@ -243,8 +243,8 @@ pub async fn handle(ctx: &Ctx, req: ProduceRequest) -> Outcome<ProduceResponse> 
 /// Why: a decoded name is a slice of the request frame, and the frame is a slice of the
 /// connection's read buffer. An answer that waits for an fsync would keep that whole buffer
 /// (megabytes, for a producer's request) alive until the sync ends, so the connection could not
-/// reuse it for the next request and had to allocate and fault in a fresh one each time: 8–11 %
-/// of the broker's CPU in a durable profile (realloc copies, page faults, page clearing).
+/// reuse it for the next request and had to allocate and fault in a fresh one each time: about
+/// 11 % of the broker's CPU in a durable profile (realloc copies, page faults, page clearing).
 fn detach_from_request(resp: &mut ProduceResponse) {
     for t in &mut resp.responses {
         if !t.name.0.is_empty() {
