@@ -26,6 +26,8 @@
 #               none); the null broker, which keeps what it is sent, runs without one
 #   PAGE_REPORTING  off (default: the guest's free page reporting off while this runs, as
 #               bench.sh does; scripts/page-reporting.sh) or keep
+#   PINNED=0    run broker and load generator unpinned, free on both cores (default 1: broker on
+#               core 1, load generator on core 0), as bench.sh's unpinned views
 #   BALLAST=1   before each Sluice broker starts, fill its memory cgroup with clean page cache
 #               (scripts/fill-cgroup.sh), as bench.sh's BROKER_BALLAST does: the broker then writes
 #               into a full cgroup, a long-running server's steady state
@@ -55,6 +57,8 @@ if [[ -n $CGROUP && ${BALLAST:-} == 1 ]]; then
     truncate -s "$((${MEM_MB:-3072} - 64))M" "$BALLAST_FILE"
 fi
 [[ ${PAGE_REPORTING:-off} != off ]] || PAGE_REPORTING_SAVED=$(scripts/page-reporting.sh off)
+BROKER_PIN=(taskset -c 1) CLIENT_PIN=(taskset -c 0)
+[[ ${PINNED:-1} == 1 ]] || BROKER_PIN=() CLIENT_PIN=()
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -73,11 +77,11 @@ for run in $(seq 1 "$RUNS"); do
         dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-ab.XXXXXX")
         port=$(free_port)
         if [[ $name == null* ]]; then
-            taskset -c 1 "$bin" --listen "127.0.0.1:$port" --retain-mb "$NULL_RETAIN_MB" > "$dir/log" 2>&1 &
+            "${BROKER_PIN[@]}" "$bin" --listen "127.0.0.1:$port" --retain-mb "$NULL_RETAIN_MB" > "$dir/log" 2>&1 &
         else
             [[ -z $BALLAST_FILE ]] || scripts/fill-cgroup.sh "$CGROUP" "$BALLAST_FILE"
             # shellcheck disable=SC2086 # SERVE_ARGS is a list of words
-            taskset -c 1 "$bin" serve --data-dir "$dir/data" --listeners "PLAINTEXT://127.0.0.1:$port" \
+            "${BROKER_PIN[@]}" "$bin" serve --data-dir "$dir/data" --listeners "PLAINTEXT://127.0.0.1:$port" \
                 --advertised-listeners "PLAINTEXT://127.0.0.1:$port" --set http.listeners= \
                 --set schema.registry.listeners= ${SERVE_ARGS:-} > "$dir/log" 2>&1 &
         fi
@@ -90,12 +94,12 @@ for run in $(seq 1 "$RUNS"); do
             sleep 0.05
         done
         if [[ -n ${WARMUP:-} ]]; then
-            taskset -c 0 "$BENCH" end-to-end --duration 6 --drain-timeout 5 --quiet \
+            "${CLIENT_PIN[@]}" "$BENCH" end-to-end --duration 6 --drain-timeout 5 --quiet \
                 --bootstrap "127.0.0.1:$port" > "$OUT/$name-$run.warmup.txt" 2>&1 || true
             sync
         fi
         # shellcheck disable=SC2086 # WORKLOAD is a list of words
-        taskset -c 0 "$BENCH" $WORKLOAD --bootstrap "127.0.0.1:$port" --broker-pid "$pid" \
+        "${CLIENT_PIN[@]}" "$BENCH" $WORKLOAD --bootstrap "127.0.0.1:$port" --broker-pid "$pid" \
             --json "$OUT/$name-$run.json" > "$OUT/$name-$run.txt" 2>&1 || echo "$name run $run failed" >&2
         kill "$pid"
         wait "$pid" 2>/dev/null || true
