@@ -1025,9 +1025,9 @@ if fio_runs:
             w(f"The load generator itself, with the same settings against the null broker (which acks at once "
               f"and writes nothing), reached {n_mb:.1f} MB/s, **{n_mb / f_mb:.2f}×** the fio append loop: "
               f"durable Sluice moved {s_mb / n_mb:.2f}× of that ceiling.")
-    dl = load("durable-latency").get("sluice", [])
+    dl_by = load("durable-latency")
+    dl, dl_null, dl_kafka = (dl_by.get(s, []) for s in ("sluice", "null", "kafka"))
     l_p99 = med(dl, "produce_latency.p99_ms")
-    dl_null = load("durable-latency").get("null", [])
     n_p99 = med(dl_null, "produce_latency.p99_ms")
     if l_p99 is not None:
         rate = med(dl, "settings.rate")
@@ -1040,7 +1040,6 @@ if fio_runs:
           "send time) the producer's queue no longer dominates: durable Sluice's ack p50 "
           f"{fmt(stat(dl, 'produce_latency.p50_ms'), 2)} ms, p99 {fmt(stat(dl, 'produce_latency.p99_ms'), 2)} ms "
           f"against the fdatasync p99 of {f_p99:.2f} ms (fio {fio_mode}).")
-        dl_kafka = load("durable-latency").get("kafka", [])
         if dl_kafka:
             w(f"Apache Kafka (`log.flush.interval.messages=1`) at the same rate and settings: ack p50 "
               f"{fmt(stat(dl_kafka, 'produce_latency.p50_ms'), 2)} ms, p99 {fmt(stat(dl_kafka, 'produce_latency.p99_ms'), 2)} ms.")
@@ -1173,7 +1172,8 @@ if peak_file.exists():
         w("broker then competes with them for both cores, and the tails grow for every system.")
     w("The null broker's row is the floor the client and the shared cores set: where it misses a")
     w("latency target too, this machine cannot show whether a broker meets it. The broker CPU column")
-    w("(core-seconds per GB) times the rate in MB/s gives how busy the broker's one core was.")
+    w("(core-seconds per GB) times the rate in MB/s gives how busy the broker's one core was (in the")
+    w("unpinned rows, how much of the two cores it took).")
     w("")
     cols = ["rate", "system", "achieved msgs/s", "e2e p50 ms", "e2e p99 ms", "e2e p99.9 ms", "e2e max ms",
             "ack p99 ms", "broker CPU s/GB"]
